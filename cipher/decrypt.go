@@ -1,0 +1,45 @@
+package cipher
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"filippo.io/age"
+)
+
+// ErrWrongIdentity is wrapped by [Decrypt] when no identity matches the
+// file's recipients. The same error also wraps the *age.NoIdentityMatchError.
+var ErrWrongIdentity = errors.New("no identity matches this file")
+
+// Decrypt is age.Decrypt with the no-match error wrapped as
+// [ErrWrongIdentity] (keeping age's text and its *age.NoIdentityMatchError
+// for errors.As). Other header errors (malformed, bad MAC) are returned
+// wrapped. Errors found while reading the payload (truncated, tampered) are
+// returned by Read, wrapped; io.EOF is returned only after the whole payload
+// authenticated.
+func Decrypt(src io.Reader, identities ...age.Identity) (io.Reader, error) {
+	r, err := age.Decrypt(src, identities...)
+	var noMatch *age.NoIdentityMatchError
+	switch {
+	case errors.As(err, &noMatch):
+		return nil, fmt.Errorf("decrypt: %w: %w", ErrWrongIdentity, err)
+	case err != nil:
+		return nil, fmt.Errorf("decrypt: %w", err)
+	}
+	return &payloadReader{r: r}, nil
+}
+
+// payloadReader wraps payload errors so they say what failed.
+type payloadReader struct {
+	r io.Reader
+}
+
+// Read reads decrypted plaintext; io.EOF passes through unwrapped.
+func (p *payloadReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("decrypt payload: %w", err)
+	}
+	return n, err
+}
