@@ -1,0 +1,107 @@
+package s3store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Copy makes dstKey a server-side copy of srcKey in the same bucket and
+// returns dstKey's ETag (without quotes). A single-part copy keeps the
+// source's ETag. Sources over 5 GiB, which CopyObject refuses, are copied
+// part by part with UploadPartCopy; the copy then gets a multipart ETag. A
+// missing source gives an error matching ErrNotFound.
+func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions) (string, error) {
+	src, err := s.Head(ctx, srcKey)
+	if err != nil {
+		return "", err
+	}
+	if src.Size > s.copyThreshold {
+		return s.copyMultipart(ctx, src, dstKey, opts)
+	}
+	out, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:       aws.String(s.bucket),
+		Key:          aws.String(dstKey),
+		CopySource:   aws.String(s.copySource(srcKey)),
+		StorageClass: types.StorageClass(opts.StorageClass),
+	})
+	if err != nil {
+		return "", s.wrap("copy "+s.address(srcKey)+" to", dstKey, err, ErrNotFound)
+	}
+	if out.CopyObjectResult == nil {
+		return "", s.newError("copy "+s.address(srcKey)+" to", dstKey, nil, "response has no copy result")
+	}
+	return unquote(aws.ToString(out.CopyObjectResult.ETag)), nil
+}
+
+// copyMultipart copies src to dstKey in parts of s.copyPartSize bytes with
+// UploadPartCopy, and aborts the upload if any step fails.
+func (s *Store) copyMultipart(ctx context.Context, src Object, dstKey string, opts PutOptions) (etag string, err error) {
+	uploadID, err := s.CreateMultipart(ctx, dstKey, opts)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			// Best effort, on a fresh context: the caller's may be the reason
+			// for the failure. A leftover upload is listed by Uploads.
+			_ = s.AbortMultipart(context.WithoutCancel(ctx), dstKey, uploadID)
+		}
+	}()
+	var parts []Part
+	for offset, number := int64(0), int32(1); offset < src.Size; offset, number = offset+s.copyPartSize, number+1 {
+		last := min(offset+s.copyPartSize, src.Size) - 1
+		out, err := s.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+			Bucket:            aws.String(s.bucket),
+			Key:               aws.String(dstKey),
+			UploadId:          aws.String(uploadID),
+			PartNumber:        aws.Int32(number),
+			CopySource:        aws.String(s.copySource(src.Key)),
+			CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", offset, last)),
+			CopySourceIfMatch: aws.String(`"` + src.ETag + `"`),
+		})
+		if err != nil {
+			return "", s.wrap(fmt.Sprintf("copy part %d of %s to", number, s.address(src.Key)), dstKey, err, ErrNotFound)
+		}
+		if out.CopyPartResult == nil {
+			return "", s.newError("copy "+s.address(src.Key)+" to", dstKey, nil, "response has no copy part result")
+		}
+		parts = append(parts, Part{
+			Number: number,
+			ETag:   unquote(aws.ToString(out.CopyPartResult.ETag)),
+			Size:   last - offset + 1,
+		})
+	}
+	return s.CompleteMultipart(ctx, dstKey, uploadID, parts)
+}
+
+// copySource returns the x-amz-copy-source value for key in the store's
+// bucket: "bucket/key" with every byte but unreserved characters and "/"
+// percent-encoded, which every server decodes the same way.
+func (s *Store) copySource(key string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	b.WriteString(s.bucket)
+	b.WriteByte('/')
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if isUnreserved(c) || c == '/' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
+}
+
+// isUnreserved reports whether c is an RFC 3986 unreserved character.
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '~'
+}

@@ -1,0 +1,175 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+)
+
+// Errors a caller branches on. Every method of Store wraps the SDK's errors
+// so that errors.Is matches these, and the message names the operation, the
+// bucket and the key: "put s3://bucket/key: ...".
+var (
+	// ErrNoSuchBucket means the bucket does not exist (NoSuchBucket, or a
+	// 404 on HeadBucket).
+	ErrNoSuchBucket = errors.New("bucket does not exist")
+	// ErrNotFound means the object does not exist (NoSuchKey, or a 404 on
+	// HeadObject or GetObject).
+	ErrNotFound = errors.New("object not found")
+	// ErrNoSuchUpload means the multipart upload does not exist: it was
+	// completed, aborted or expired.
+	ErrNoSuchUpload = errors.New("multipart upload not found")
+	// ErrAccessDenied means the credentials are valid but not allowed to do
+	// the operation (AccessDenied, or a 403 without a more precise code).
+	ErrAccessDenied = errors.New("access denied")
+	// ErrBadCredentials means the server rejected the credentials
+	// (InvalidAccessKeyId, SignatureDoesNotMatch, expired or invalid tokens)
+	// or that the default credential chain found none.
+	ErrBadCredentials = errors.New("credentials rejected")
+	// ErrUnreachable means the endpoint could not be reached after the
+	// retries: the name did not resolve, or the connection was refused or
+	// could not be established.
+	ErrUnreachable = errors.New("endpoint unreachable")
+	// ErrInvalidObjectState means the object is archived (GLACIER, DEEP_ARCHIVE,
+	// ...) and must be restored before it can be read.
+	ErrInvalidObjectState = errors.New("object is archived")
+	// ErrETagMismatch means the server returned an MD5-shaped ETag that is not
+	// the MD5 of the bytes sent: the upload arrived damaged.
+	ErrETagMismatch = errors.New("etag mismatch")
+)
+
+// opError is the error every Store method returns: the operation and the
+// s3:// address it was about, the sentinel it matches (nil when none does) and
+// the underlying error.
+type opError struct {
+	op       string // "put", "head bucket", ...
+	address  string // "s3://bucket/key"
+	sentinel error
+	err      error
+}
+
+func (e *opError) Error() string {
+	switch {
+	case e.err == nil:
+		return fmt.Sprintf("%s %s: %v", e.op, e.address, e.sentinel)
+	case e.sentinel == nil:
+		return fmt.Sprintf("%s %s: %v", e.op, e.address, e.err)
+	default:
+		return fmt.Sprintf("%s %s: %v: %v", e.op, e.address, e.sentinel, e.err)
+	}
+}
+
+// Unwrap lets errors.Is and errors.As see both the sentinel and the cause.
+func (e *opError) Unwrap() []error {
+	errs := make([]error, 0, 2)
+	if e.sentinel != nil {
+		errs = append(errs, e.sentinel)
+	}
+	if e.err != nil {
+		errs = append(errs, e.err)
+	}
+	return errs
+}
+
+// address formats bucket and key as an s3:// URL for messages; an empty key
+// names the bucket.
+func (s *Store) address(key string) string {
+	if key == "" {
+		return "s3://" + s.bucket
+	}
+	return "s3://" + s.bucket + "/" + key
+}
+
+// wrap classifies err and names op and key; a 404 without an error code
+// means notFound (ErrNotFound for objects, ErrNoSuchBucket for buckets).
+func (s *Store) wrap(op, key string, err error, notFound error) error {
+	return &opError{op: op, address: s.address(key), sentinel: classify(err, notFound), err: err}
+}
+
+// newError returns an error for op and key that matches sentinel and has no
+// SDK cause.
+func (s *Store) newError(op, key string, sentinel error, detail string) error {
+	return &opError{op: op, address: s.address(key), sentinel: sentinel, err: errors.New(detail)}
+}
+
+// errorCodes maps S3 error codes to sentinels.
+var errorCodes = map[string]error{
+	"NoSuchBucket":          ErrNoSuchBucket,
+	"NoSuchKey":             ErrNotFound,
+	"NoSuchUpload":          ErrNoSuchUpload,
+	"AccessDenied":          ErrAccessDenied,
+	"AllAccessDisabled":     ErrAccessDenied,
+	"AccountProblem":        ErrAccessDenied,
+	"InvalidAccessKeyId":    ErrBadCredentials,
+	"SignatureDoesNotMatch": ErrBadCredentials,
+	"ExpiredToken":          ErrBadCredentials,
+	"InvalidToken":          ErrBadCredentials,
+	"TokenRefreshRequired":  ErrBadCredentials,
+	"InvalidObjectState":    ErrInvalidObjectState,
+}
+
+// classify returns the sentinel err matches, or nil. Error codes win over
+// HTTP statuses; a bare 404 (HEAD responses have no body) means notFound and a
+// bare 403 means ErrAccessDenied.
+func classify(err error, notFound error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	var credErr *credentialsError
+	if errors.As(err, &credErr) {
+		return ErrBadCredentials
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		if sentinel, ok := errorCodes[apiErr.ErrorCode()]; ok {
+			return sentinel
+		}
+	}
+	switch httpStatus(err) {
+	case http.StatusNotFound:
+		return notFound
+	case http.StatusForbidden:
+		return ErrAccessDenied
+	}
+	if isUnreachable(err) {
+		return ErrUnreachable
+	}
+	return nil
+}
+
+// httpStatus returns the HTTP status of the response err came from, or 0.
+func httpStatus(err error) int {
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) {
+		return respErr.HTTPStatusCode()
+	}
+	return 0
+}
+
+// isUnreachable reports whether err is a failure to resolve or connect to the
+// endpoint, as opposed to a failure of a request the server received.
+func isUnreachable(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return true
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// credentialsError marks a failure of the credential chain (no credentials
+// found, an expired SSO session, ...), which has no typed error in the SDK.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string { return e.err.Error() }
+func (e *credentialsError) Unwrap() error { return e.err }

@@ -1,0 +1,82 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+	"testing"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// responseError builds the error the SDK returns for an HTTP status and an
+// optional error code from the body.
+func responseError(status int, code string) error {
+	var cause error = errors.New("no body")
+	if code != "" {
+		cause = &smithy.GenericAPIError{Code: code, Message: "message"}
+	}
+	return &smithy.OperationError{ServiceID: "S3", OperationName: "Op", Err: &awshttp.ResponseError{
+		ResponseError: &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
+			Err:      cause,
+		},
+	}}
+}
+
+func TestClassify(t *testing.T) {
+	dialErr := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	tests := []struct {
+		name     string
+		err      error
+		notFound error
+		want     error
+	}{
+		{"NoSuchKey", responseError(404, "NoSuchKey"), ErrNotFound, ErrNotFound},
+		{"NoSuchBucket wins over 404 default", responseError(404, "NoSuchBucket"), ErrNotFound, ErrNoSuchBucket},
+		{"bare 404 on object", responseError(404, ""), ErrNotFound, ErrNotFound},
+		{"bare 404 on bucket", responseError(404, ""), ErrNoSuchBucket, ErrNoSuchBucket},
+		{"NoSuchUpload", responseError(404, "NoSuchUpload"), ErrNotFound, ErrNoSuchUpload},
+		{"AccessDenied", responseError(403, "AccessDenied"), ErrNotFound, ErrAccessDenied},
+		{"bare 403", responseError(403, ""), ErrNotFound, ErrAccessDenied},
+		{"InvalidAccessKeyId", responseError(403, "InvalidAccessKeyId"), ErrNotFound, ErrBadCredentials},
+		{"SignatureDoesNotMatch", responseError(403, "SignatureDoesNotMatch"), ErrNotFound, ErrBadCredentials},
+		{"ExpiredToken", responseError(400, "ExpiredToken"), ErrNotFound, ErrBadCredentials},
+		{"InvalidObjectState", responseError(403, "InvalidObjectState"), ErrNotFound, ErrInvalidObjectState},
+		{"no credentials in chain", fmt.Errorf("get identity: %w", &credentialsError{errors.New("no creds")}), ErrNotFound, ErrBadCredentials},
+		{"connection refused", fmt.Errorf("send: %w", dialErr), ErrNotFound, ErrUnreachable},
+		{"dns", &net.DNSError{Err: "no such host", Name: "bucket.invalid"}, ErrNotFound, ErrUnreachable},
+		{"server error", responseError(500, "InternalError"), ErrNotFound, nil},
+		{"canceled", fmt.Errorf("send: %w: %w", context.Canceled, dialErr), ErrNotFound, nil},
+		{"plain", errors.New("something else"), ErrNotFound, nil},
+	}
+	for _, test := range tests {
+		if got := classify(test.err, test.notFound); got != test.want {
+			t.Errorf("classify(%s) = %v; want %v", test.name, got, test.want)
+		}
+	}
+}
+
+func TestWrappedErrorNamesOperationAndMatchesBoth(t *testing.T) {
+	store := &Store{bucket: "bkt"}
+	cause := responseError(404, "NoSuchKey")
+	err := store.wrap("get", "a/b", cause, ErrNotFound)
+	if want := "get s3://bkt/a/b: object not found: "; len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
+		t.Errorf("wrap(get a/b).Error() = %q; want prefix %q", err, want)
+	}
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("errors.Is(%v, ErrNotFound) = false; want true", err)
+	}
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "NoSuchKey" {
+		t.Errorf("errors.As(%v, smithy.APIError) lost the cause", err)
+	}
+	if errors.Is(err, ErrNoSuchBucket) {
+		t.Errorf("errors.Is(%v, ErrNoSuchBucket) = true; want false", err)
+	}
+}

@@ -1,0 +1,200 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Object describes one object as the server lists or heads it.
+type Object struct {
+	Key          string
+	ETag         string // without quotes
+	Size         int64
+	StorageClass string
+	LastModified time.Time
+	Metadata     map[string]string // user metadata; only filled by Head
+}
+
+// PutOptions are the options of an upload or copy.
+type PutOptions struct {
+	// StorageClass is the S3 storage class ("" = the bucket's default).
+	StorageClass string
+}
+
+// List calls fn for every object whose key starts with prefix, in key order
+// (ListObjectsV2, paginated, 1,000 keys per page; nothing else is read). The
+// prefix is used as given: pass "p/" to list a folder. An error from fn stops
+// the listing and is returned as is.
+func (s *Store) List(ctx context.Context, prefix string, fn func(Object) error) error {
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+		Bucket:  aws.String(s.bucket),
+		Prefix:  aws.String(prefix),
+		MaxKeys: aws.Int32(listPageSize),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return s.wrap("list", prefix, err, ErrNoSuchBucket)
+		}
+		for _, obj := range page.Contents {
+			err := fn(Object{
+				Key:          aws.ToString(obj.Key),
+				ETag:         unquote(aws.ToString(obj.ETag)),
+				Size:         aws.ToInt64(obj.Size),
+				StorageClass: string(obj.StorageClass),
+				LastModified: aws.ToTime(obj.LastModified),
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Head returns the object's description, including its user metadata. A
+// missing object gives an error matching ErrNotFound.
+func (s *Store) Head(ctx context.Context, key string) (Object, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(key),
+	})
+	if err != nil {
+		return Object{}, s.wrap("head", key, err, ErrNotFound)
+	}
+	return Object{
+		Key:          key,
+		ETag:         unquote(aws.ToString(out.ETag)),
+		Size:         aws.ToInt64(out.ContentLength),
+		StorageClass: string(out.StorageClass),
+		LastModified: aws.ToTime(out.LastModified),
+		Metadata:     out.Metadata,
+	}, nil
+}
+
+// Put uploads body as key in one PutObject with an explicit Content-MD5 and
+// returns the object's ETag (without quotes). When the server returns an
+// MD5-shaped ETag that is not the MD5 of body, the error matches
+// ErrETagMismatch. No user metadata is ever sent.
+func (s *Store) Put(ctx context.Context, key string, body []byte, opts PutOptions) (string, error) {
+	sum := md5.Sum(body)
+	out, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		StorageClass:  types.StorageClass(opts.StorageClass),
+	})
+	if err != nil {
+		return "", s.wrap("put", key, err, ErrNoSuchBucket)
+	}
+	etag := unquote(aws.ToString(out.ETag))
+	if err := s.checkETag("put", key, etag, sum, out.ServerSideEncryption); err != nil {
+		return "", err
+	}
+	return etag, nil
+}
+
+// Get returns the object's body, which the caller closes, and the object's
+// size. A missing object gives an error matching ErrNotFound, an archived one
+// ErrInvalidObjectState.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(key),
+	})
+	if err != nil {
+		return nil, 0, s.wrap("get", key, err, ErrNotFound)
+	}
+	return out.Body, aws.ToInt64(out.ContentLength), nil
+}
+
+// deleteBatch is the most keys one DeleteObjects request may name.
+const deleteBatch = 1000
+
+// Delete removes keys (DeleteObjects, 1,000 keys per request). A key that
+// does not exist is not an error. Keys the server refused to delete are
+// returned as one error that lists them and matches the sentinels of their
+// error codes.
+func (s *Store) Delete(ctx context.Context, keys ...string) error {
+	for start := 0; start < len(keys); start += deleteBatch {
+		batch := keys[start:min(start+deleteBatch, len(keys))]
+		ids := make([]types.ObjectIdentifier, len(batch))
+		for i, key := range batch {
+			ids[i] = types.ObjectIdentifier{Key: aws.String(key)}
+		}
+		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: aws.String(s.bucket),
+			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			return s.wrap("delete", batch[0], err, ErrNoSuchBucket)
+		}
+		if len(out.Errors) > 0 {
+			return s.deleteErrors(out.Errors)
+		}
+	}
+	return nil
+}
+
+// deleteErrors turns DeleteObjects' per-key failures into one error.
+func (s *Store) deleteErrors(failures []types.Error) error {
+	var lines []string
+	var sentinels []error
+	for _, failure := range failures {
+		code := aws.ToString(failure.Code)
+		lines = append(lines, fmt.Sprintf("%s (%s: %s)",
+			aws.ToString(failure.Key), code, aws.ToString(failure.Message)))
+		if sentinel, ok := errorCodes[code]; ok {
+			sentinels = append(sentinels, sentinel)
+		}
+	}
+	detail := fmt.Sprintf("%d keys not deleted: %s", len(failures), strings.Join(lines, ", "))
+	return &opError{
+		op:       "delete",
+		address:  s.address(""),
+		sentinel: errors.Join(sentinels...),
+		err:      errors.New(detail),
+	}
+}
+
+// checkETag returns an error matching ErrETagMismatch when etag is an MD5
+// (32 hex digits) other than sum. Objects encrypted with SSE-KMS have ETags
+// that look like MD5s but are not, so they are not checked; the server
+// verified the Content-MD5 anyway.
+func (s *Store) checkETag(op, key, etag string, sum [md5.Size]byte, sse types.ServerSideEncryption) error {
+	if !isMD5Hex(etag) || strings.HasPrefix(string(sse), "aws:kms") {
+		return nil
+	}
+	if want := hex.EncodeToString(sum[:]); !strings.EqualFold(etag, want) {
+		return s.newError(op, key, ErrETagMismatch, fmt.Sprintf("server returned %s, want %s", etag, want))
+	}
+	return nil
+}
+
+// isMD5Hex reports whether etag has the shape of a hex MD5 digest.
+func isMD5Hex(etag string) bool {
+	if len(etag) != 2*md5.Size {
+		return false
+	}
+	_, err := hex.DecodeString(etag)
+	return err == nil
+}
+
+// unquote strips the double quotes S3 puts around ETags.
+func unquote(etag string) string {
+	return strings.Trim(etag, `"`)
+}

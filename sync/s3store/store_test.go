@@ -1,0 +1,360 @@
+package s3store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/s3seal/s3seal/sync/s3store"
+	"github.com/s3seal/s3seal/sync/s3store/s3test"
+)
+
+func TestPutHeadGetRoundTrip(t *testing.T) {
+	t.Parallel()
+	store, cfg := newStore(t)
+	for _, size := range []int{0, 1, 64 << 10, 3<<20 + 17} {
+		key := fmt.Sprintf("dir/object-%d", size)
+		body := randomBytes(t, size)
+		etag := put(t, store, key, body)
+		if want := md5Hex(body); etag != want {
+			t.Errorf("Put(%s) ETag = %q; want the body's MD5 %q", key, etag, want)
+		}
+		obj, err := store.Head(context.Background(), key)
+		if err != nil {
+			t.Fatalf("Head(%s) = %v", key, err)
+		}
+		if obj.Key != key || obj.ETag != etag || obj.Size != int64(size) {
+			t.Errorf("Head(%s) = {Key %q, ETag %q, Size %d}; want {%q, %q, %d}",
+				key, obj.Key, obj.ETag, obj.Size, key, etag, size)
+		}
+		if len(obj.Metadata) != 0 {
+			t.Errorf("Head(%s) Metadata = %v; want none (no user metadata is sent)", key, obj.Metadata)
+		}
+		if age := time.Since(obj.LastModified); age < -time.Minute || age > time.Hour {
+			t.Errorf("Head(%s) LastModified = %v; want about now", key, obj.LastModified)
+		}
+		if got := get(t, store, key); !equalBytes(got, body) {
+			t.Errorf("Get(%s) returned %d bytes differing from the %d put", key, len(got), size)
+		}
+	}
+	if got := store.Bucket(); got != cfg.Bucket {
+		t.Errorf("Bucket() = %q; want %q", got, cfg.Bucket)
+	}
+}
+
+func TestPutReplacesObject(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t)
+	put(t, store, "k", []byte("first version"))
+	second := []byte("second, longer version")
+	put(t, store, "k", second)
+	if got := get(t, store, "k"); !equalBytes(got, second) {
+		t.Errorf("Get(k) after two Puts = %q; want %q", got, second)
+	}
+}
+
+func TestPutDetectsETagMismatch(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Get(t)
+	bucket := srv.NewBucket(t)
+	tests := []struct {
+		serverETag string
+		wantErr    error
+	}{
+		{"0123456789abcdef0123456789abcdef", s3store.ErrETagMismatch}, // MD5-shaped, wrong
+		{"0123456789abcdef0123456789abcdef-2", nil},                   // not an MD5: unchecked
+		{"opaque", nil},
+	}
+	for _, test := range tests {
+		cfg, _ := withRecorder(srv.Config(bucket), replaceETag(test.serverETag))
+		store := openStore(t, cfg)
+		etag, err := store.Put(context.Background(), "k", []byte("body"), s3store.PutOptions{})
+		if !errors.Is(err, test.wantErr) || (test.wantErr == nil && err != nil) {
+			t.Errorf("Put with server ETag %q = %q, %v; want error %v", test.serverETag, etag, err, test.wantErr)
+		}
+		if test.wantErr == nil && etag != test.serverETag {
+			t.Errorf("Put with server ETag %q = %q; want the server's ETag", test.serverETag, etag)
+		}
+	}
+}
+
+func TestNoRequestAsksFor100Continue(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Get(t)
+	cfg, rec := withRecorder(srv.Config(srv.NewBucket(t)), nil)
+	store := openStore(t, cfg)
+	ctx := context.Background()
+	body := randomBytes(t, 16<<20)
+	put(t, store, "big", body)
+	uploadID, err := store.CreateMultipart(ctx, "multi", s3store.PutOptions{})
+	if err != nil {
+		t.Fatalf("CreateMultipart = %v", err)
+	}
+	if _, err := store.UploadPart(ctx, "multi", uploadID, 1, body[:6<<20]); err != nil {
+		t.Fatalf("UploadPart = %v", err)
+	}
+	if err := store.AbortMultipart(ctx, "multi", uploadID); err != nil {
+		t.Fatalf("AbortMultipart = %v", err)
+	}
+	puts := rec.count(func(r recordedRequest) bool { return r.method == http.MethodPut })
+	if puts != 2 {
+		t.Errorf("recorded %d PUT requests; want 2 (PutObject, UploadPart)", puts)
+	}
+	if n := rec.count(func(r recordedRequest) bool { return r.header.Get("Expect") != "" }); n != 0 {
+		t.Errorf("%d requests carry an Expect header; want none (100-continue stalls some servers)", n)
+	}
+	if n := rec.count(func(r recordedRequest) bool {
+		return r.method == http.MethodPut && r.header.Get("Content-MD5") == ""
+	}); n != 0 {
+		t.Errorf("%d PUT requests lack Content-MD5; want every upload to carry one", n)
+	}
+}
+
+func TestListPaginatesByThousand(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Get(t)
+	cfg, rec := withRecorder(srv.Config(srv.NewBucket(t)), nil)
+	store := openStore(t, cfg)
+	const count = 2500
+	want := make([]string, count)
+	for i := range want {
+		want[i] = fmt.Sprintf("p/%05d", i)
+	}
+	group, ctx := errgroup.WithContext(context.Background())
+	group.SetLimit(8)
+	for _, key := range append(slices.Clone(want), "o", "q/outside", "pa", "p.txt") {
+		group.Go(func() error {
+			_, err := store.Put(ctx, key, []byte(key), s3store.PutOptions{})
+			return err
+		})
+	}
+	if err := group.Wait(); err != nil {
+		t.Fatalf("Put %d objects: %v", count, err)
+	}
+	before := rec.count(isListObjectsV2)
+	var got []string
+	err := store.List(context.Background(), "p/", func(obj s3store.Object) error {
+		if wantETag := md5Hex([]byte(obj.Key)); obj.ETag != wantETag || obj.Size != int64(len(obj.Key)) {
+			return fmt.Errorf("object %s: ETag %q, size %d; want %q, %d", obj.Key, obj.ETag, obj.Size, wantETag, len(obj.Key))
+		}
+		got = append(got, obj.Key)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("List(p/) = %v", err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("List(p/) returned %d keys; want the %d keys p/00000..p/%05d in order", len(got), count, count-1)
+	}
+	if pages := rec.count(isListObjectsV2) - before; pages != 3 {
+		t.Errorf("List(p/) of %d objects sent %d ListObjectsV2 requests; want 3", count, pages)
+	}
+}
+
+func TestListStopsOnCallbackError(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t)
+	for _, key := range []string{"a", "b", "c"} {
+		put(t, store, key, []byte(key))
+	}
+	stop := errors.New("stop here")
+	calls := 0
+	err := store.List(context.Background(), "", func(s3store.Object) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("List with a failing callback = %v after %d calls; want %v after 1", err, calls, stop)
+	}
+}
+
+func TestMissingObjects(t *testing.T) {
+	t.Parallel()
+	store, cfg := newStore(t)
+	ctx := context.Background()
+	_, _, err := store.Get(ctx, "missing/key")
+	if !errors.Is(err, s3store.ErrNotFound) {
+		t.Errorf("Get(missing) = %v; want ErrNotFound", err)
+	}
+	if want := "get s3://" + cfg.Bucket + "/missing/key: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Get(missing) error = %q; want it to start with %q", err, want)
+	}
+	if _, err := store.Head(ctx, "missing/key"); !errors.Is(err, s3store.ErrNotFound) {
+		t.Errorf("Head(missing) = %v; want ErrNotFound", err)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t)
+	for _, key := range []string{"a", "b", "c"} {
+		put(t, store, key, []byte(key))
+	}
+	if err := store.Delete(context.Background(), "a", "c", "never-existed"); err != nil {
+		t.Fatalf("Delete(a, c, never-existed) = %v", err)
+	}
+	if got, want := keys(t, store, ""), []string{"b"}; !slices.Equal(got, want) {
+		t.Errorf("keys after Delete(a, c) = %v; want %v", got, want)
+	}
+	if err := store.Delete(context.Background()); err != nil {
+		t.Errorf("Delete() = %v; want nil", err)
+	}
+}
+
+func TestDeleteMoreThanOneBatch(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Get(t)
+	cfg, rec := withRecorder(srv.Config(srv.NewBucket(t)), nil)
+	store := openStore(t, cfg)
+	var names []string
+	for i := range 1001 {
+		names = append(names, fmt.Sprintf("gone/%04d", i))
+	}
+	put(t, store, names[0], []byte("x"))
+	put(t, store, names[1000], []byte("y"))
+	if err := store.Delete(context.Background(), names...); err != nil {
+		t.Fatalf("Delete(1001 keys) = %v", err)
+	}
+	if got := keys(t, store, ""); len(got) != 0 {
+		t.Errorf("keys after Delete = %v; want none", got)
+	}
+	isDelete := func(r recordedRequest) bool { _, ok := r.query["delete"]; return ok && r.method == http.MethodPost }
+	if n := rec.count(isDelete); n != 2 {
+		t.Errorf("Delete(1001 keys) sent %d DeleteObjects requests; want 2", n)
+	}
+}
+
+func TestCopy(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t)
+	ctx := context.Background()
+	body := randomBytes(t, 100<<10)
+	src := "dir/source file+plus&amp=ü"
+	srcETag := put(t, store, src, body)
+	etag, err := store.Copy(ctx, src, "copies/dst", s3store.PutOptions{})
+	if err != nil {
+		t.Fatalf("Copy = %v", err)
+	}
+	if etag != srcETag {
+		t.Errorf("Copy ETag = %q; want the source's %q", etag, srcETag)
+	}
+	if got := get(t, store, "copies/dst"); !equalBytes(got, body) {
+		t.Errorf("Get(copy) differs from the source")
+	}
+	if _, err := store.Copy(ctx, "missing", "dst2", s3store.PutOptions{}); !errors.Is(err, s3store.ErrNotFound) {
+		t.Errorf("Copy(missing) = %v; want ErrNotFound", err)
+	}
+}
+
+func TestCopyLargeUsesParts(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t)
+	const partSize = 5 << 20
+	s3store.SetCopyLimits(store, 1<<20, partSize)
+	body := randomBytes(t, 2*partSize+12345)
+	put(t, store, "src", body)
+	etag, err := store.Copy(context.Background(), "src", "dst", s3store.PutOptions{})
+	if err != nil {
+		t.Fatalf("Copy = %v", err)
+	}
+	want := s3store.MultipartETag(partMD5s(body, partSize))
+	if etag != want {
+		t.Errorf("multipart Copy ETag = %q; want %q", etag, want)
+	}
+	if got := get(t, store, "dst"); !equalBytes(got, body) {
+		t.Errorf("Get(multipart copy) differs from the source")
+	}
+}
+
+func TestCheckAndCreateBucket(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Get(t)
+	ctx := context.Background()
+	name := fmt.Sprintf("s3seal-create-%d", time.Now().UnixNano())
+	store := openStore(t, srv.Config(name))
+	err := store.CheckBucket(ctx)
+	if !errors.Is(err, s3store.ErrNoSuchBucket) {
+		t.Errorf("CheckBucket(missing) = %v; want ErrNoSuchBucket", err)
+	}
+	if _, err := store.Put(ctx, "k", []byte("x"), s3store.PutOptions{}); !errors.Is(err, s3store.ErrNoSuchBucket) {
+		t.Errorf("Put into missing bucket = %v; want ErrNoSuchBucket", err)
+	}
+	for i := range 2 {
+		if err := store.CreateBucket(ctx); err != nil {
+			t.Fatalf("CreateBucket #%d = %v; want nil (creating an owned bucket again is success)", i+1, err)
+		}
+	}
+	if err := store.CheckBucket(ctx); err != nil {
+		t.Errorf("CheckBucket after CreateBucket = %v; want nil", err)
+	}
+	if info, err := os.Stat(filepath.Join(srv.Dir, name)); err != nil || !info.IsDir() {
+		t.Errorf("bucket %s has no directory in the backend: %v", name, err)
+	}
+	buckets, err := store.Buckets(ctx)
+	if err != nil || !slices.Contains(buckets, name) {
+		t.Errorf("Buckets() = %v, %v; want a list containing %s", buckets, err, name)
+	}
+}
+
+func TestWrongSecretIsBadCredentials(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Get(t)
+	cfg := srv.Config(srv.NewBucket(t))
+	cfg.SecretKey = "not-the-" + cfg.SecretKey
+	store := openStore(t, cfg)
+	err := store.CheckBucket(context.Background())
+	if !errors.Is(err, s3store.ErrBadCredentials) {
+		t.Errorf("CheckBucket with a wrong secret = %v; want ErrBadCredentials", err)
+	}
+	if err != nil && strings.Contains(err.Error(), cfg.SecretKey) {
+		t.Errorf("CheckBucket error %q contains the secret key", err)
+	}
+	if _, err := store.Put(context.Background(), "k", []byte("x"), s3store.PutOptions{}); !errors.Is(err, s3store.ErrBadCredentials) {
+		t.Errorf("Put with a wrong secret = %v; want ErrBadCredentials", err)
+	}
+}
+
+func TestClosedPortIsUnreachable(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, s3store.Config{
+		Bucket:      "any-bucket",
+		Endpoint:    "http://127.0.0.1:1",
+		Region:      "us-east-1",
+		AccessKey:   "key",
+		SecretKey:   "secret",
+		MaxAttempts: 2,
+	})
+	start := time.Now()
+	err := store.CheckBucket(context.Background())
+	if !errors.Is(err, s3store.ErrUnreachable) {
+		t.Errorf("CheckBucket on a closed port = %v; want ErrUnreachable", err)
+	}
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("CheckBucket on a closed port took %v with 2 attempts; want a few seconds at most", elapsed)
+	}
+}
+
+func TestCanceledContextIsNotUnreachable(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := store.Put(ctx, "k", []byte("x"), s3store.PutOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Put with a canceled context = %v; want context.Canceled", err)
+	}
+	for _, sentinel := range []error{s3store.ErrUnreachable, s3store.ErrBadCredentials, s3store.ErrNotFound} {
+		if errors.Is(err, sentinel) {
+			t.Errorf("Put with a canceled context = %v; want it not to match %v", err, sentinel)
+		}
+	}
+}
