@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/s3seal/s3seal/catalog"
+	"github.com/s3seal/s3seal/cipher"
+	"github.com/s3seal/s3seal/sync"
+	"github.com/s3seal/s3seal/sync/s3store"
+)
+
+// exitStatus is an error that carries an exit code and has already been
+// reported (a partial sync, an audit that found differences).
+type exitStatus struct{ code int }
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// usageError marks bad command-line input.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// hintError adds hints to an error for the user.
+type hintError struct {
+	err   error
+	hints []string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
+func withHint(err error, hints ...string) error { return hintError{err, hints} }
+
+// exitCode maps the outcome of a command to the process exit code.
+func exitCode(ctx context.Context, err error) int {
+	var st exitStatus
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &st):
+		return st.code
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &ue), isCobraUsage(err):
+		return exitUsage
+	}
+	return exitError
+}
+
+// isCobraUsage recognises cobra's own flag and argument errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "flag needs an argument",
+		"invalid argument", "accepts ", "requires at least", "requires exactly", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// printError writes err as "s3seal: error: ..." followed by hint lines.
+func printError(w io.Writer, ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		fmt.Fprintln(w, "s3seal: interrupted; finished work was recorded, the next run continues")
+		return
+	}
+	fmt.Fprintf(w, "s3seal: error: %v\n", err)
+	for _, h := range hintsFor(err) {
+		fmt.Fprintf(w, "s3seal: hint: %s\n", h)
+	}
+}
+
+// hintsFor returns what the user can do about err.
+func hintsFor(err error) []string {
+	var he hintError
+	if errors.As(err, &he) {
+		return he.hints
+	}
+	var ue usageError
+	switch {
+	case errors.As(err, &ue), isCobraUsage(err):
+		return []string{"run 's3seal help' or add --help to the command for usage and examples"}
+	case errors.Is(err, s3store.ErrNoSuchBucket):
+		return []string{"check the bucket name and --region, or pass -c/--create-bucket to create it"}
+	case errors.Is(err, s3store.ErrBadCredentials):
+		return []string{"check the access key and secret key (-a, -s, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or --profile)"}
+	case errors.Is(err, s3store.ErrAccessDenied):
+		return []string{"the credentials work but lack permission on this bucket or prefix; check the bucket policy"}
+	case errors.Is(err, s3store.ErrUnreachable):
+		return []string{"check --endpoint, the network, and that the S3 server is running"}
+	case errors.Is(err, catalog.ErrLocked):
+		return []string{"another s3seal run uses this catalog; wait for it to finish (a killed run releases the lock by itself)"}
+	case errors.Is(err, catalog.ErrCorrupt):
+		return []string{"the catalog file was not changed; move it aside and run 's3seal catalog pull' to fetch the mirrored copy"}
+	case errors.Is(err, cipher.ErrWrongIdentity):
+		return []string{"pass the identity file (-i) whose recipient the files were encrypted to"}
+	case errors.Is(err, cipher.ErrWrongPassphrase):
+		return []string{"use the passphrase the target was first synced with"}
+	case errors.Is(err, sync.ErrNamingMismatch):
+		return []string{"a target keeps the naming it was created with; drop the flag, or sync to a new prefix"}
+	case errors.Is(err, sync.ErrOtherTarget):
+		return []string{"pass a different --catalog for this target"}
+	case errors.Is(err, sync.ErrNoMirror):
+		return []string{"the target was synced with --no-mirror or never synced; pass --catalog with a local or imported catalog"}
+	case errors.Is(err, fs.ErrNotExist):
+		return []string{"check the path"}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/s3seal/s3seal/catalog"
+	"github.com/s3seal/s3seal/sync"
+	"github.com/s3seal/s3seal/sync/s3store"
+)
+
+type syncOptions struct {
+	s3           s3Options
+	keys         keyOptions
+	out          outputOptions
+	catalogPath  string
+	dryRun       bool
+	checksum     bool
+	jobs         int
+	partSize     int64
+	plainNames   bool
+	hiddenNames  bool
+	noMirror     bool
+	storageClass string
+	abortAfter   time.Duration
+}
+
+func newSyncCommand() *cobra.Command {
+	var o syncOptions
+	cmd := &cobra.Command{
+		Use:   "sync SRC s3://BUCKET[/PREFIX]",
+		Short: "Encrypt new and changed files of SRC and upload them",
+		Long: `Sync uploads the new and changed files of SRC, each encrypted on this machine
+as a standard age file, and records what it uploaded in a local catalog.
+
+Files are compared by content: a file whose size, mtime, ctime and inode are
+unchanged is not read; any other file is hashed, and one whose content is
+unchanged is not uploaded again. An object missing from the bucket, or whose
+ETag is not the one recorded, is uploaded again. Large files go up as
+multipart uploads that an interrupted run resumes. After a sync the catalog is
+mirrored, encrypted, to PREFIX/.s3seal/ so another machine can continue.
+
+Object names are hidden (opaque fixed-length keys) for new targets unless
+--plain-names is given; a target keeps the naming it was created with.`,
+		Example: `  s3seal sync ~/archive s3://my-bucket/archive -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+  s3seal sync ~/archive s3://my-bucket/archive -R ~/.config/s3seal/recipients.txt --dry-run
+  s3seal sync ~/archive s3://my-bucket/archive -S --passphrase-file ~/.config/s3seal/passphrase
+  s3seal sync ./data s3://backups/data -R recipients.txt --endpoint http://127.0.0.1:7070 -c`,
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSync(cmd.Context(), &o, args[0], args[1])
+		},
+	}
+	fs := cmd.Flags()
+	o.s3.addFlags(fs, true)
+	o.keys.addEncryptFlags(fs)
+	o.out.addFlags(fs)
+	fs.StringVar(&o.catalogPath, "catalog", "", "catalog `FILE` (default: one per source and target under the user's data directory)")
+	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print what would be uploaded; change nothing anywhere")
+	fs.BoolVar(&o.checksum, "checksum", false, "hash every file instead of trusting unchanged stat")
+	fs.IntVarP(&o.jobs, "jobs", "j", 4, "files and parts transferred at once")
+	fs.Int64Var(&o.partSize, "part-size", sync.DefaultPartSize, "multipart part size in bytes (raised so no upload exceeds 10,000 parts)")
+	fs.BoolVar(&o.plainNames, "plain-names", false, "new target: readable object keys (PREFIX/path); the default hides names")
+	fs.BoolVar(&o.hiddenNames, "hidden-names", false, "insist on hidden object names")
+	fs.BoolVar(&o.noMirror, "no-mirror", false, "do not upload the encrypted catalog mirror after the sync")
+	fs.StringVar(&o.storageClass, "storage-class", "", "S3 storage class for file objects (STANDARD, STANDARD_IA, GLACIER_IR, ...)")
+	fs.DurationVar(&o.abortAfter, "abort-uploads-after", 24*time.Hour, "abort multipart uploads under the prefix unknown to the catalog once this old (0: never)")
+	return cmd
+}
+
+func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
+	t, err := parseTarget(dst)
+	if err != nil {
+		return err
+	}
+	if o.plainNames && o.hiddenNames {
+		return usagef("--plain-names and --hidden-names exclude each other")
+	}
+	if o.jobs < 1 {
+		return usagef("--jobs must be at least 1")
+	}
+	source, err := filepath.Abs(src)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(source); err != nil {
+		return withHint(fmt.Errorf("source folder: %w", err), "check the path of the folder to back up")
+	} else if !fi.IsDir() {
+		return usagef("source %s is not a folder", source)
+	}
+	st, err := o.s3.store(ctx, t, o.dryRun)
+	if err != nil {
+		return err
+	}
+	db, err := openCatalog(o.catalogPath, source, t)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := refuseFreshCatalog(ctx, db, st, t); err != nil {
+		return err
+	}
+	naming, err := sync.PrepareTarget(db, t.String(), namingChoice(o.plainNames, o.hiddenNames), o.dryRun)
+	if err != nil {
+		return err
+	}
+	recipients, err := o.keys.encryptKeys(ctx, db, st, t, o.dryRun)
+	if err != nil {
+		return err
+	}
+	out := o.out.printer(o.dryRun)
+	start := time.Now()
+	sum, err := sync.Sync(ctx, db, st, sync.Options{
+		Source: source, Prefix: t.Prefix, Recipients: recipients, Naming: naming,
+		Checksum: o.checksum, DryRun: o.dryRun, Jobs: o.jobs, PartSize: o.partSize,
+		PutOptions:        s3store.PutOptions{StorageClass: o.storageClass},
+		AbortUploadsAfter: o.abortAfter,
+		Report:            out.event,
+	})
+	out.syncSummary(sum, time.Since(start))
+	if err != nil {
+		return err
+	}
+	if !o.dryRun && !o.noMirror {
+		if err := sync.PushCatalog(ctx, db, st, t.Prefix, recipients); err != nil {
+			return err
+		}
+	}
+	if sum.Failed > 0 {
+		return exitStatus{exitPartial}
+	}
+	return nil
+}
+
+func namingChoice(plain, hidden bool) sync.NamingChoice {
+	switch {
+	case plain:
+		return sync.NamingPlain
+	case hidden:
+		return sync.NamingHidden
+	}
+	return sync.NamingDefault
+}
+
+// openCatalog opens the catalog at path, or the default one for the source
+// and target.
+func openCatalog(path, source string, t target) (*catalog.DB, error) {
+	if path == "" {
+		var err error
+		if path, err = catalog.DefaultPath(source, t.String()); err != nil {
+			return nil, err
+		}
+	}
+	return catalog.Open(path)
+}
+
+// refuseFreshCatalog stops a first sync with an empty catalog into a target
+// that another catalog already fills: it would upload everything again
+// (under new hidden names). Pull the mirror first.
+func refuseFreshCatalog(ctx context.Context, db *catalog.DB, st *s3store.Store, t target) error {
+	if _, known, err := sync.TargetNaming(db); err != nil || known {
+		return err
+	}
+	ok, err := sync.HasMirror(ctx, st, t.Prefix)
+	if err != nil || !ok {
+		return err
+	}
+	return withHint(fmt.Errorf("%s already holds a backup, and this catalog (%s) is new", t, db.Path()),
+		fmt.Sprintf("run 's3seal catalog pull %s -i KEY --catalog %s' first, so that nothing is uploaded twice", t, db.Path()))
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSyncRoundTrip backs up a tree with the sizes and names that break
+// naive tools, restores it and compares, and decrypts one object with the
+// stock age CLI.
+func TestSyncRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	writeFile(t, filepath.Join(e.src, "empty"), nil)
+	writeRandom(t, filepath.Join(e.src, "chunk", "exactly-65536"), 65536)
+	writeRandom(t, filepath.Join(e.src, "big", "over 100 MiB.bin"), 100<<20+12345)
+	writeFile(t, filepath.Join(e.src, "names with spaces", "naïve café – 日本語.txt"), []byte("héllo\n"))
+	writeFile(t, filepath.Join(e.src, "mode", "script.sh"), []byte("#!/bin/sh\n"))
+	if err := os.Chmod(filepath.Join(e.src, "mode", "script.sh"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+
+	s := e.sync(0)
+	if s.Files != 5 || s.Uploaded != 5 || s.Failed != 0 {
+		t.Fatalf("first sync: %+v; want 5 files uploaded", s)
+	}
+	assertSameTree(t, e.src, e.restore())
+
+	if _, err := exec.LookPath("age"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the age CLI is missing: run scripts/install-deps.sh")
+		}
+		t.Skip("the age CLI is missing")
+	}
+	for _, rel := range []string{"big/over 100 MiB.bin", "empty", "chunk/exactly-65536"} {
+		row := e.row(rel)
+		body, _, err := e.store().Get(context.Background(), row.ObjectKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("age", "-d", "-i", e.keyFile)
+		cmd.Stdin = body
+		out, err := cmd.Output()
+		body.Close()
+		if err != nil {
+			t.Fatalf("age -d %s: %v", rel, err)
+		}
+		want, _ := os.ReadFile(filepath.Join(e.src, rel))
+		if !bytes.Equal(out, want) {
+			t.Errorf("age -d of %s's object gave %d bytes that differ from the %d original ones", rel, len(out), len(want))
+		}
+	}
+}
+
+// TestSyncChangeDetection checks what a second sync uploads after each kind
+// of change, local and remote.
+func TestSyncChangeDetection(t *testing.T) {
+	e := newEnv(t)
+	for _, name := range []string{"a", "b", "c", "d"} {
+		writeRandom(t, filepath.Join(e.src, name), 1000)
+	}
+	if s := e.sync(0); s.Uploaded != 4 {
+		t.Fatalf("first sync uploaded %d; want 4", s.Uploaded)
+	}
+
+	if s := e.sync(0); s.Uploaded != 0 || s.BytesSent != 0 || s.Unchanged != 4 {
+		t.Errorf("sync with no change: %+v; want nothing uploaded", s)
+	}
+
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(e.src, "a"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.sync(0); s.Uploaded != 0 || s.BytesSent != 0 {
+		t.Errorf("sync after touch: %+v; want nothing uploaded", s)
+	}
+
+	path := filepath.Join(e.src, "b")
+	data, _ := os.ReadFile(path)
+	data[500] ^= 1
+	fi, _ := os.Stat(path)
+	writeFile(t, path, data)
+	os.Chtimes(path, fi.ModTime(), fi.ModTime()) // same size, same mtime: only ctime tells
+	if s := e.sync(0); s.Uploaded != 1 {
+		t.Errorf("sync after a one-byte change: %+v; want 1 upload", s)
+	}
+	if got := e.row("b").PlainMD5; hex.EncodeToString(got[:]) != md5Hex(data) {
+		t.Errorf("catalog md5 of b = %x; want %s", got, md5Hex(data))
+	}
+
+	st := e.store()
+	ctx := context.Background()
+	if err := st.Delete(ctx, e.row("c").ObjectKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(ctx, e.row("d").ObjectKey, []byte("not what s3seal wrote"), s3PutOptions()); err != nil {
+		t.Fatal(err)
+	}
+	res := e.run("sync", e.src, e.target, "-r", e.recipient, "--endpoint", e.srv.Endpoint, "--json", "--catalog", e.catalog)
+	if res.code != 0 {
+		t.Fatalf("sync after remote damage: exit %d\n%s", res.code, res.stderr)
+	}
+	reasons := map[string]string{}
+	for _, ev := range events(t, res.stdout, "done") {
+		reasons[ev["path"].(string)] = ev["reason"].(string)
+	}
+	want := map[string]string{"c": "remote-missing", "d": "remote-changed"}
+	if len(reasons) != 2 || reasons["c"] != want["c"] || reasons["d"] != want["d"] {
+		t.Errorf("uploads after deleting c's object and overwriting d's = %v; want %v", reasons, want)
+	}
+	assertSameTree(t, e.src, e.restore())
+}
+
+// TestNoPlaintextMetadata checks that a HEAD of every object shows nothing
+// derived from the plaintext.
+func TestNoPlaintextMetadata(t *testing.T) {
+	e := newEnv(t)
+	writeFile(t, filepath.Join(e.src, "secret-name.txt"), []byte("content"))
+	writeRandom(t, filepath.Join(e.src, "large"), 20<<20)
+	e.sync(0, "--plain-names")
+	st := e.store()
+	for _, o := range e.objects() {
+		head, err := st.Head(context.Background(), o.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(head.Metadata) != 0 {
+			t.Errorf("HEAD %s: user metadata %v; want none", o.Key, head.Metadata)
+		}
+	}
+	if len(e.objects()) != 2 {
+		t.Errorf("found %d objects; want 2", len(e.objects()))
+	}
+}
+
+// TestPassphraseNotInArgs runs a passphrase-mode sync and reads the
+// process's command line while it runs: the passphrase is not there.
+func TestPassphraseNotInArgs(t *testing.T) {
+	e := newEnv(t)
+	const passphrase = "correct horse battery staple 8Zq"
+	passFile := filepath.Join(t.TempDir(), "pass")
+	writeFile(t, passFile, []byte(passphrase+"\n"))
+	writeRandom(t, filepath.Join(e.src, "f"), 60<<20)
+	cmd := exec.Command(binary, "sync", e.src, e.target, "-S", "--passphrase-file", passFile,
+		"--endpoint", e.srv.Endpoint, "--catalog", e.catalog)
+	cmd.Env = e.environ()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("sync -S: %v\n%s", err, stderr.String())
+			}
+			running = false
+		case <-time.After(20 * time.Millisecond):
+			if b, err := os.ReadFile("/proc/" + itoa(cmd.Process.Pid) + "/cmdline"); err == nil && len(b) > 0 {
+				seen = append(seen, string(b))
+			}
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("never read the command line of the running sync")
+	}
+	for _, c := range seen {
+		if strings.Contains(c, passphrase) || strings.Contains(c, "horse") {
+			t.Fatalf("the passphrase is in the process arguments: %q", c)
+		}
+	}
+	// And restore with the passphrase from the environment alone.
+	e.extraEnv = []string{"S3SEAL_PASSPHRASE=" + passphrase}
+	dest := filepath.Join(t.TempDir(), "out")
+	if res := e.run("restore", e.target, dest, "-S", "--endpoint", e.srv.Endpoint); res.code != 0 {
+		t.Fatalf("restore -S: exit %d\n%s", res.code, res.stderr)
+	}
+	assertSameTree(t, e.src, dest)
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/s3seal/s3seal/sync/s3store"
+)
+
+// target is a parsed s3://bucket/prefix.
+type target struct {
+	Bucket string
+	Prefix string // without leading or trailing "/"
+}
+
+func (t target) String() string {
+	if t.Prefix == "" {
+		return "s3://" + t.Bucket
+	}
+	return "s3://" + t.Bucket + "/" + t.Prefix
+}
+
+// parseTarget parses "s3://bucket[/prefix]".
+func parseTarget(s string) (target, error) {
+	rest, ok := strings.CutPrefix(s, "s3://")
+	if !ok {
+		return target{}, usagef("target %q is not of the form s3://BUCKET[/PREFIX]", s)
+	}
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if bucket == "" {
+		return target{}, usagef("target %q has no bucket name", s)
+	}
+	return target{Bucket: bucket, Prefix: strings.Trim(prefix, "/")}, nil
+}
+
+// secretPrompt is the value -s takes when given alone.
+const secretPrompt = "\x00prompt"
+
+// s3Options are the flags that say how to reach the bucket.
+type s3Options struct {
+	endpoint      string
+	region        string
+	profile       string
+	accessKey     string
+	secretKey     string
+	secretKeyFile string
+	createBucket  bool
+	maxAttempts   int
+}
+
+func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
+	fs.StringVar(&o.endpoint, "endpoint", "", "S3-compatible endpoint URL (path-style addressing); default: AWS")
+	fs.StringVar(&o.region, "region", "", "bucket region (default: from the profile or environment, else us-east-1)")
+	fs.StringVar(&o.profile, "profile", "", "shared AWS config profile")
+	fs.StringVarP(&o.accessKey, "access-key", "a", "", "access key ID (default: the AWS credential chain)")
+	fs.StringVarP(&o.secretKey, "secret-key", "s", "", "prompt for the secret access key (never taken from the command line)")
+	fs.Lookup("secret-key").NoOptDefVal = secretPrompt
+	fs.StringVar(&o.secretKeyFile, "secret-key-file", "", "read the secret access key from `FILE`")
+	fs.IntVar(&o.maxAttempts, "max-attempts", 10, "attempts per S3 request before giving up")
+	if create {
+		fs.BoolVarP(&o.createBucket, "create-bucket", "c", false, "create the bucket if it does not exist")
+	}
+}
+
+// store connects to the target's bucket and checks that it is usable.
+func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (*s3store.Store, error) {
+	cfg := s3store.Config{
+		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
+		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts,
+	}
+	secret, err := o.secret()
+	if err != nil {
+		return nil, err
+	}
+	cfg.SecretKey = secret
+	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
+		return nil, usagef("-a/--access-key and the secret key go together")
+	}
+	st, err := s3store.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	err = st.CheckBucket(ctx)
+	if errors.Is(err, s3store.ErrNoSuchBucket) && o.createBucket && !dryRun {
+		err = st.CreateBucket(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// secret returns the secret access key from -s (a prompt) or
+// --secret-key-file; a value on the command line is refused.
+func (o *s3Options) secret() (string, error) {
+	switch {
+	case o.secretKey == secretPrompt:
+		return promptSecret("Secret access key: ")
+	case o.secretKey != "":
+		return "", withHint(usagef("the secret key is not accepted on the command line, where other users of the machine can read it"),
+			"set AWS_SECRET_ACCESS_KEY, use --secret-key-file FILE, or pass -s alone to be prompted")
+	case o.secretKeyFile != "":
+		return readSecretFile(o.secretKeyFile)
+	}
+	return "", nil
+}
+
+// readSecretFile returns the first line of a file.
+func readSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("read secret: %s is empty", path)
+	}
+	return line, nil
+}
+
+// promptSecret reads a line from the terminal without echo. It prompts only
+// when standard input or standard error is a terminal, so that a run from
+// cron or a script fails at once instead of waiting for an answer.
+func promptSecret(prompt string) (string, error) {
+	if !term.IsTerminal(int(os.Stdin.Fd())) && !term.IsTerminal(int(os.Stderr.Fd())) {
+		return "", errors.New("cannot prompt: not running on a terminal")
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return "", errors.New("cannot prompt: no terminal")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	b, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		// Not a terminal that can hide input: read a plain line.
+		line, rerr := bufio.NewReader(tty).ReadString('\n')
+		if rerr != nil {
+			return "", fmt.Errorf("cannot prompt: %w", err)
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	return string(b), nil
+}
+
+// exactArgs is cobra.ExactArgs with a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s takes %d arguments, got %d", cmd.Name(), n, len(args))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,25 @@
+// Package sync is the s3seal engine: it backs a local folder up, one way, to
+// an S3 prefix with every file encrypted by age, and brings it back.
+//
+// A sync runs in five steps. Scan walks the source (no symlink following,
+// special files skipped and reported) and collects each regular file's stat.
+// List reads the remote state with one paginated ListObjectsV2 over the
+// prefix: key, ETag and size, nothing else. Decide is a pure function of the
+// local stat, the catalog row and the listed object: a file whose size,
+// mtime, ctime and inode match the row is taken to still have the row's
+// plaintext MD5; any other known file is hashed, and a file whose hash is
+// unchanged is never uploaded again. An object that is missing, or whose ETag
+// is not the one recorded, is uploaded again. Execute runs a fixed number of
+// workers; each encrypts a file as a stream (a deterministic view of the age
+// file, see cipher.Ciphertext) and uploads it in one PutObject or, above the
+// part size, as a multipart upload whose crypto state is kept in the catalog
+// so that an interrupted upload resumes with the parts the server lacks.
+// Record writes the catalog row only after the server confirmed the upload,
+// so a crash costs at most a re-upload, never a row that points at nothing.
+//
+// Memory is bounded by the number of jobs times the part size: every upload
+// body comes from a fixed pool of part buffers.
+//
+// The engine never prints. It reports progress and per-file outcomes as
+// Events to a callback, and one failed file does not stop the run.
+package sync

@@ -1,0 +1,194 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"filippo.io/age"
+
+	"github.com/s3seal/s3seal/catalog"
+	"github.com/s3seal/s3seal/cipher"
+	"github.com/s3seal/s3seal/sync/s3store"
+)
+
+// Names of the internal objects under PREFIX/.s3seal/.
+const (
+	mirrorName     = "catalog.age"      // the catalog, encrypted to the recipients
+	mirrorPrevName = "catalog.prev.age" // the generation before it
+	keyName        = "key.age"          // passphrase mode: the sealed target identity
+)
+
+// ErrNoMirror is returned by PullCatalog when the target has no catalog mirror.
+var ErrNoMirror = errors.New("the target has no catalog mirror")
+
+// PushCatalog uploads a consistent snapshot of db (without in-flight key
+// material), encrypted to recipients, as the target's catalog mirror. The
+// mirror it replaces is first copied to the previous generation. Each PUT is
+// atomic, so a reader sees a whole catalog or the one before.
+func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string, recipients []age.Recipient) error {
+	dir, err := os.MkdirTemp("", "s3seal-mirror-")
+	if err != nil {
+		return fmt.Errorf("push catalog: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	snap := filepath.Join(dir, "catalog.db")
+	if err := db.Snapshot(snap); err != nil {
+		return fmt.Errorf("push catalog: %w", err)
+	}
+	key := cipher.MetaKey(prefix, mirrorName)
+	if _, err := store.Head(ctx, key); err == nil {
+		if _, err := store.Copy(ctx, key, cipher.MetaKey(prefix, mirrorPrevName), s3store.PutOptions{}); err != nil {
+			return fmt.Errorf("push catalog: keep previous generation: %w", err)
+		}
+	} else if !errors.Is(err, s3store.ErrNotFound) {
+		return fmt.Errorf("push catalog: %w", err)
+	}
+	if err := putEncryptedFile(ctx, store, key, snap, recipients); err != nil {
+		return fmt.Errorf("push catalog: %w", err)
+	}
+	return nil
+}
+
+// PullCatalog downloads the target's catalog mirror, decrypts it with
+// identities and replaces db's contents with it. On any error (no mirror,
+// wrong identity, damaged object) db is left untouched.
+func PullCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string, identities []age.Identity) error {
+	rc, _, err := store.Get(ctx, cipher.MetaKey(prefix, mirrorName))
+	if errors.Is(err, s3store.ErrNotFound) {
+		return fmt.Errorf("pull catalog: %w", ErrNoMirror)
+	}
+	if err != nil {
+		return fmt.Errorf("pull catalog: %w", err)
+	}
+	defer rc.Close()
+	if err := ImportCatalog(db, rc, identities); err != nil {
+		return fmt.Errorf("pull catalog: %w", err)
+	}
+	return nil
+}
+
+// HasMirror reports whether the target has a catalog mirror.
+func HasMirror(ctx context.Context, store Store, prefix string) (bool, error) {
+	_, err := store.Head(ctx, cipher.MetaKey(prefix, mirrorName))
+	if errors.Is(err, s3store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ExportCatalog writes a snapshot of db, encrypted to recipients, to w.
+func ExportCatalog(db *catalog.DB, w io.Writer, recipients []age.Recipient) error {
+	dir, err := os.MkdirTemp("", "s3seal-export-")
+	if err != nil {
+		return fmt.Errorf("export catalog: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	snap := filepath.Join(dir, "catalog.db")
+	if err := db.Snapshot(snap); err != nil {
+		return fmt.Errorf("export catalog: %w", err)
+	}
+	f, err := os.Open(snap)
+	if err != nil {
+		return fmt.Errorf("export catalog: %w", err)
+	}
+	defer f.Close()
+	enc, err := age.Encrypt(w, recipients...)
+	if err != nil {
+		return fmt.Errorf("export catalog: %w", err)
+	}
+	if _, err := io.Copy(enc, f); err != nil {
+		return fmt.Errorf("export catalog: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("export catalog: %w", err)
+	}
+	return nil
+}
+
+// ImportCatalog decrypts an exported catalog from r with identities and
+// replaces db's contents with it. On any error db is left untouched.
+func ImportCatalog(db *catalog.DB, r io.Reader, identities []age.Identity) error {
+	dir, err := os.MkdirTemp("", "s3seal-import-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	plain, err := cipher.Decrypt(r, identities...)
+	if err != nil {
+		return err
+	}
+	snap := filepath.Join(dir, "catalog.db")
+	f, err := os.OpenFile(snap, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, plain); err != nil {
+		f.Close()
+		return fmt.Errorf("decrypt catalog: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return db.ReplaceFrom(snap)
+}
+
+// putEncryptedFile encrypts a local file to recipients and uploads it as key,
+// in one PutObject or, when large, a multipart upload of sequential parts.
+func putEncryptedFile(ctx context.Context, store Store, key, path string, recipients []age.Recipient) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	env, err := cipher.NewEnvelope(recipients...)
+	if err != nil {
+		return err
+	}
+	ct := cipher.NewCiphertext(env, f, fi.Size())
+	return putObject(ctx, store, key, ct, ct.Size(), s3store.PutOptions{})
+}
+
+// putObject uploads size bytes of r as key with one buffer: one PutObject up
+// to DefaultPartSize, else sequential multipart parts. It does not resume.
+func putObject(ctx context.Context, store Store, key string, r io.ReaderAt, size int64, opts s3store.PutOptions) error {
+	partSize := partSizeFor(size, DefaultPartSize)
+	buf := make([]byte, min(size, partSize))
+	if size <= partSize {
+		if err := readFull(r, buf, 0); err != nil {
+			return err
+		}
+		_, err := store.Put(ctx, key, buf, opts)
+		return err
+	}
+	id, err := store.CreateMultipart(ctx, key, opts)
+	if err != nil {
+		return err
+	}
+	var parts []s3store.Part
+	for off := int64(0); off < size; off += partSize {
+		body := buf[:min(partSize, size-off)]
+		if err = readFull(r, body, off); err != nil {
+			break
+		}
+		var p s3store.Part
+		if p, err = store.UploadPart(ctx, key, id, int32(len(parts)+1), body); err != nil {
+			break
+		}
+		parts = append(parts, p)
+	}
+	if err == nil {
+		_, err = store.CompleteMultipart(ctx, key, id, parts)
+	}
+	if err != nil {
+		_ = store.AbortMultipart(context.WithoutCancel(ctx), key, id)
+	}
+	return err
+}

@@ -1,0 +1,225 @@
+package sync
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/s3seal/s3seal/catalog"
+	"github.com/s3seal/s3seal/cipher"
+	"github.com/s3seal/s3seal/sync/s3store"
+)
+
+// ErrUnsafePath is wrapped by restore errors for catalog paths that would
+// land outside the destination.
+var ErrUnsafePath = errors.New("unsafe path")
+
+// ErrMismatch is wrapped when restored content does not match the catalog.
+var ErrMismatch = errors.New("content does not match the catalog")
+
+// RestoreOptions configure a restore.
+type RestoreOptions struct {
+	Dest       string // the destination folder, created if missing
+	Identities []age.Identity
+	Jobs       int // files in flight; 0 = 4
+	Report     Reporter
+}
+
+// RestoreSummary counts what a restore did.
+type RestoreSummary struct {
+	Files    int   // rows in the catalog
+	Restored int   // files written
+	Skipped  int   // files already restored
+	Failed   int   // files that failed (see the fail events)
+	Bytes    int64 // plaintext bytes written
+}
+
+// Restore brings every file of the catalog back under opts.Dest. Each object
+// is downloaded, decrypted and written to a temporary file next to its final
+// name; only when its size and plaintext MD5 match the catalog is its mode and
+// mtime set and the file renamed into place. All writes go through an
+// os.Root, so no catalog path and no symlink in the destination can make
+// Restore write outside it. A file already present with the catalog's size and
+// mtime was restored and verified by an earlier run and is skipped, so an
+// interrupted restore continues. A wrong identity stops the whole run.
+func Restore(ctx context.Context, db *catalog.DB, store Store, opts RestoreOptions) (RestoreSummary, error) {
+	var sum RestoreSummary
+	if opts.Jobs <= 0 {
+		opts.Jobs = 4
+	}
+	r := &reporter{fn: opts.Report}
+	if err := os.MkdirAll(opts.Dest, 0o755); err != nil {
+		return sum, fmt.Errorf("restore: %w", err)
+	}
+	root, err := os.OpenRoot(opts.Dest)
+	if err != nil {
+		return sum, fmt.Errorf("restore: %w", err)
+	}
+	defer root.Close()
+	var rows []catalog.File
+	if err := db.Files(func(f catalog.File) error { rows = append(rows, f); return nil }); err != nil {
+		return sum, fmt.Errorf("restore: read catalog: %w", err)
+	}
+	sum.Files = len(rows)
+	work := make(chan catalog.File)
+	results := make(chan restoreResult)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(work)
+		for _, f := range rows {
+			select {
+			case work <- f:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	var wg errgroup.Group
+	for range opts.Jobs {
+		wg.Go(func() error {
+			for f := range work {
+				n, skipped, err := restoreFile(gctx, root, store, f, opts.Identities, r)
+				results <- restoreResult{f, n, skipped, err}
+			}
+			return nil
+		})
+	}
+	go func() { wg.Wait(); close(results) }()
+	for res := range results {
+		switch {
+		case res.err == nil && res.skipped:
+			sum.Skipped++
+			r.report(Event{Kind: EventSkip, Path: res.file.Path, Reason: "restored", Size: res.file.Size})
+		case res.err == nil:
+			sum.Restored++
+			sum.Bytes += res.bytes
+			r.report(Event{Kind: EventDone, Path: res.file.Path, Size: res.file.Size, Bytes: res.bytes})
+		case errors.Is(res.err, cipher.ErrWrongIdentity):
+			g.Go(func() error { return fmt.Errorf("restore %s: %w", res.file.Path, res.err) })
+		case gctx.Err() == nil:
+			sum.Failed++
+			r.report(Event{Kind: EventFail, Path: res.file.Path, Size: res.file.Size, Err: res.err})
+		}
+	}
+	return sum, g.Wait()
+}
+
+type restoreResult struct {
+	file    catalog.File
+	bytes   int64
+	skipped bool
+	err     error
+}
+
+// CheckPath returns an error wrapping ErrUnsafePath unless rel is a clean,
+// relative, slash-separated path with no "." or ".." element.
+func CheckPath(rel string) error {
+	if rel == "" || strings.HasPrefix(rel, "/") || strings.ContainsRune(rel, 0) || strings.ContainsRune(rel, '\\') && os.PathSeparator == '\\' {
+		return fmt.Errorf("%w %q", ErrUnsafePath, rel)
+	}
+	for _, elem := range strings.Split(rel, "/") {
+		if elem == "" || elem == "." || elem == ".." {
+			return fmt.Errorf("%w %q", ErrUnsafePath, rel)
+		}
+	}
+	return nil
+}
+
+// restoreFile restores one catalog row under root.
+func restoreFile(ctx context.Context, root *os.Root, store Store, f catalog.File, ids []age.Identity, r *reporter) (int64, bool, error) {
+	if err := CheckPath(f.Path); err != nil {
+		return 0, false, err
+	}
+	if fi, err := root.Lstat(f.Path); err == nil && fi.Mode().IsRegular() &&
+		fi.Size() == f.Size && fi.ModTime().UnixNano() == f.ModTime {
+		return 0, true, nil
+	}
+	if dir := path.Dir(f.Path); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return 0, false, err
+		}
+	}
+	tmp, err := tempName(f.Path)
+	if err != nil {
+		return 0, false, err
+	}
+	out, err := root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, false, err
+	}
+	n, err := download(ctx, store, f, ids, out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = finish(root, tmp, f)
+	}
+	if err != nil {
+		_ = root.Remove(tmp)
+		return 0, false, err
+	}
+	r.report(Event{Kind: EventProgress, Path: f.Path, Bytes: n})
+	return n, false, nil
+}
+
+// tempName is a fresh name next to rel for the file being written.
+func tempName(rel string) (string, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return path.Join(path.Dir(rel), ".s3seal-restore-"+hex.EncodeToString(b[:])), nil
+}
+
+// download writes the decrypted object of f to out and checks its size and
+// plaintext MD5 against the catalog.
+func download(ctx context.Context, store Store, f catalog.File, ids []age.Identity, out io.Writer) (int64, error) {
+	body, _, err := store.Get(ctx, f.ObjectKey)
+	if errors.Is(err, s3store.ErrInvalidObjectState) {
+		return 0, fmt.Errorf("%w: restore it from its archive storage class first (S3 RestoreObject), then run restore again", err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	plain, err := cipher.Decrypt(body, ids...)
+	if err != nil {
+		return 0, err
+	}
+	h := md5.New()
+	n, err := io.Copy(io.MultiWriter(out, h), plain)
+	if err != nil {
+		return n, fmt.Errorf("decrypt %s: %w", f.ObjectKey, err)
+	}
+	if n != f.Size || [16]byte(h.Sum(nil)) != f.PlainMD5 {
+		return n, fmt.Errorf("%w: object %s gave %d bytes with md5 %x, catalog says %d bytes with md5 %x",
+			ErrMismatch, f.ObjectKey, n, h.Sum(nil), f.Size, f.PlainMD5)
+	}
+	return n, nil
+}
+
+// finish gives the verified temporary file its mode and mtime and renames it
+// into place.
+func finish(root *os.Root, tmp string, f catalog.File) error {
+	if err := root.Chmod(tmp, fs.FileMode(f.Mode)&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+		return err
+	}
+	mtime := time.Unix(0, f.ModTime)
+	if err := root.Chtimes(tmp, mtime, mtime); err != nil {
+		return err
+	}
+	return root.Rename(tmp, f.Path)
+}

@@ -1,0 +1,65 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/s3seal/s3seal/catalog"
+)
+
+// settleUploads looks at the unfinished multipart uploads under the prefix.
+// Those the catalog knows are resumed by the workers. Unknown ones (left by
+// a run that crashed before recording its upload, or by another tool) are
+// reported, and aborted once older than opts.AbortUploadsAfter.
+func settleUploads(ctx context.Context, db *catalog.DB, store Store, opts Options, sum *Summary, r *reporter) error {
+	known, err := db.Uploads()
+	if err != nil {
+		return err
+	}
+	ids := make(map[string]bool, len(known))
+	for _, u := range known {
+		ids[u.UploadID] = true
+	}
+	pending, err := store.Uploads(ctx, listPrefix(opts.Prefix))
+	if err != nil {
+		return fmt.Errorf("list multipart uploads: %w", err)
+	}
+	for _, up := range pending {
+		if ids[up.UploadID] {
+			continue
+		}
+		sum.StaleUploads++
+		age := time.Since(up.Initiated)
+		if opts.DryRun || opts.AbortUploadsAfter <= 0 || age < opts.AbortUploadsAfter {
+			r.report(Event{Kind: EventInfo, Path: up.Key, Reason: "unknown-upload",
+				Err: fmt.Errorf("unfinished multipart upload %s started %s ago is not in the catalog", up.UploadID, age.Round(time.Second))})
+			continue
+		}
+		if err := store.AbortMultipart(ctx, up.Key, up.UploadID); err != nil {
+			return err
+		}
+		sum.AbortedUploads++
+		r.report(Event{Kind: EventInfo, Path: up.Key, Reason: "aborted-upload"})
+	}
+	return nil
+}
+
+// dropUnneededUploads aborts the catalog's in-flight uploads that this run
+// did not continue: their file was deleted, or no longer needs an upload.
+// Their key material goes with them.
+func dropUnneededUploads(ctx context.Context, u *uploader, attempted map[string]bool) error {
+	known, err := u.db.Uploads()
+	if err != nil {
+		return err
+	}
+	for _, up := range known {
+		if attempted[up.Path] {
+			continue
+		}
+		if err := u.discard(ctx, &up); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"filippo.io/age"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/s3seal/s3seal/catalog"
+	"github.com/s3seal/s3seal/cipher"
+	"github.com/s3seal/s3seal/sync/s3store"
+)
+
+// Options configure a sync.
+type Options struct {
+	Source     string // absolute path of the folder to back up
+	Prefix     string // key prefix in the bucket, without leading or trailing "/"
+	Recipients []age.Recipient
+	Naming     cipher.Naming
+	Checksum   bool  // hash every file, whatever its stat says
+	DryRun     bool  // decide and report, change nothing anywhere
+	Jobs       int   // files (and parts) in flight; 0 = 4
+	PartSize   int64 // ciphertext bytes per part; 0 = DefaultPartSize
+	PutOptions s3store.PutOptions
+	// AbortUploadsAfter is the age past which multipart uploads under the
+	// prefix that the catalog does not know are aborted (0 = never).
+	AbortUploadsAfter time.Duration
+	// Skip excludes paths (directories end without "/"; dir says which).
+	Skip   func(rel string, dir bool) bool
+	Report Reporter
+}
+
+// Summary counts what a sync did.
+type Summary struct {
+	Files          int   // regular files in the source
+	Uploaded       int   // files uploaded
+	Skipped        int   // files that needed nothing
+	Recorded       int   // files whose stat changed but content did not
+	Failed         int   // files that failed (see the fail events)
+	Warnings       int   // paths passed over (symlinks, special files)
+	BytesSent      int64 // ciphertext bytes sent in this run
+	PlainBytes     int64 // plaintext bytes of the uploaded files
+	StaleUploads   int   // unknown multipart uploads found under the prefix
+	AbortedUploads int   // of which were aborted
+}
+
+// task is one file that needs work beyond a stat comparison.
+type task struct {
+	entry Entry
+	row   *catalog.File
+	key   string
+	dec   Decision
+}
+
+// Sync backs opts.Source up to the store under opts.Prefix and records every
+// confirmed upload in db. Per-file failures are reported and counted in the
+// summary; the error is for failures of the run itself (source missing,
+// bucket unreachable, interrupted). An interrupted run keeps what finished.
+func Sync(ctx context.Context, db *catalog.DB, store Store, opts Options) (Summary, error) {
+	if opts.Jobs <= 0 {
+		opts.Jobs = 4
+	}
+	if opts.PartSize <= 0 {
+		opts.PartSize = DefaultPartSize
+	}
+	r := &reporter{fn: opts.Report}
+	var sum Summary
+	count := func(e Event) {
+		switch e.Kind {
+		case EventFail:
+			sum.Failed++
+		case EventWarn:
+			sum.Warnings++
+		}
+		r.fn(e)
+	}
+	cr := &reporter{fn: count}
+	if opts.Report == nil {
+		r.fn = func(Event) {}
+	}
+
+	var entries []Entry
+	var remote map[string]Remote
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		entries, err = Scan(gctx, opts.Source, opts.skip(), cr.report)
+		return err
+	})
+	g.Go(func() (err error) {
+		remote, err = listRemote(gctx, store, opts.Prefix)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return sum, err
+	}
+	sum.Files = len(entries)
+	if err := settleUploads(ctx, db, store, opts, &sum, cr); err != nil {
+		return sum, err
+	}
+	err := execute(ctx, db, store, opts, entries, remote, &sum, cr)
+	return sum, err
+}
+
+// skip combines the user's filter with the paths s3seal reserves.
+func (o Options) skip() func(string, bool) bool {
+	return func(rel string, dir bool) bool {
+		if !o.Naming.Hidden && rel == ".s3seal" {
+			return true // plain keys there would collide with internal objects
+		}
+		return o.Skip != nil && o.Skip(rel, dir)
+	}
+}
+
+// listRemote reads every object under the prefix with ListObjectsV2.
+func listRemote(ctx context.Context, store Store, prefix string) (map[string]Remote, error) {
+	remote := make(map[string]Remote)
+	err := store.List(ctx, listPrefix(prefix), func(o s3store.Object) error {
+		remote[o.Key] = Remote{ETag: o.ETag, Size: o.Size}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list remote objects: %w", err)
+	}
+	return remote, nil
+}
+
+// listPrefix is the listing prefix for a key prefix: "p/" or "".
+func listPrefix(prefix string) string {
+	if prefix == "" {
+		return ""
+	}
+	return prefix + "/"
+}
+
+// execute decides each file and runs the uploads on a fixed pool of workers.
+func execute(ctx context.Context, db *catalog.DB, store Store, opts Options, entries []Entry, remote map[string]Remote, sum *Summary, r *reporter) error {
+	u := &uploader{
+		store: store, db: db, recipients: opts.Recipients,
+		buffers:  newBufferPool(opts.Jobs, partSizeFor(0, opts.PartSize)),
+		partSize: partSizeFor(0, opts.PartSize), putOpts: opts.PutOptions, report: r,
+	}
+	batch := db.NewBatch(500)
+	w := &worker{u: u, db: db, opts: opts, remote: remote, batch: batch, sum: sum, report: r,
+		attempted: make(map[string]bool)}
+	tasks := make(chan task)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(tasks)
+		return w.decideAll(gctx, entries, tasks)
+	})
+	for range opts.Jobs {
+		g.Go(func() error {
+			for t := range tasks {
+				w.run(gctx, t)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	if ferr := batch.Flush(); ferr != nil {
+		err = errors.Join(err, fmt.Errorf("record uploads: %w", ferr))
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil && !opts.DryRun {
+		err = dropUnneededUploads(ctx, u, w.attempted)
+	}
+	return err
+}
+
+// objectKey is the key of rel's object, or an error for a path the naming
+// cannot represent.
+func (o Options) objectKey(rel string) (string, error) {
+	key := o.Naming.ObjectKey(o.Prefix, rel)
+	if o.Naming.Hidden {
+		return key, nil
+	}
+	if !utf8.ValidString(rel) {
+		return "", errors.New("name is not valid UTF-8, which S3 keys require; use hidden names to back it up")
+	}
+	if len(key) > 1024 {
+		return "", fmt.Errorf("object key is %d bytes, over S3's limit of 1,024; use hidden names to back it up", len(key))
+	}
+	return key, nil
+}

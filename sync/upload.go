@@ -1,0 +1,406 @@
+package sync
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/s3seal/s3seal/catalog"
+	"github.com/s3seal/s3seal/cipher"
+	"github.com/s3seal/s3seal/sync/s3store"
+)
+
+// ErrChanged is wrapped by upload errors when the source file changed while
+// it was read. Nothing is recorded for it; the next run picks it up.
+var ErrChanged = errors.New("file changed while it was read")
+
+const (
+	// DefaultPartSize is the ciphertext size of one multipart part, and the
+	// largest object sent in a single PutObject.
+	DefaultPartSize = 16 << 20
+	minPartSize     = 5 << 20
+	maxParts        = 10000
+	partAttempts    = 3
+)
+
+// partSizeFor returns the part size for an object of ciphertext size
+// ctSize: the requested size, raised in whole MiB so that no upload has more
+// than 10,000 parts.
+func partSizeFor(ctSize, want int64) int64 {
+	if want < minPartSize {
+		want = minPartSize
+	}
+	if need := (ctSize + maxParts - 1) / maxParts; need > want {
+		want = (need + 1<<20 - 1) &^ (1<<20 - 1)
+	}
+	return want
+}
+
+// uploaded is what the catalog records of a finished upload.
+type uploaded struct {
+	etag       string
+	plainMD5   [16]byte
+	cipherSize int64
+	sent       int64 // ciphertext bytes this run sent: less than cipherSize when resumed
+	multipart  bool
+}
+
+// uploader encrypts source files and sends them to the store.
+type uploader struct {
+	store      Store
+	db         *catalog.DB
+	recipients []age.Recipient
+	buffers    *bufferPool
+	partSize   int64
+	putOpts    s3store.PutOptions
+	report     *reporter
+}
+
+// uploadFile uploads the source file rel (expected to have stat base) as
+// key. A file whose ciphertext fits in one part goes up in one PutObject;
+// a larger one as a multipart upload that resumes the catalog's in-flight
+// upload for rel when there is one.
+func (u *uploader) uploadFile(ctx context.Context, root string, base Entry, key string) (uploaded, error) {
+	f, err := os.Open(filepath.Join(root, filepath.FromSlash(base.Path)))
+	if err != nil {
+		return uploaded{}, err
+	}
+	defer f.Close()
+	if up, ok, err := u.db.Upload(base.Path); err != nil {
+		return uploaded{}, err
+	} else if ok {
+		return u.uploadMultipart(ctx, root, f, base, key, &up)
+	}
+	env, err := cipher.NewEnvelope(u.recipients...)
+	if err != nil {
+		return uploaded{}, err
+	}
+	if env.CiphertextSize(base.Size) > u.partSize {
+		return u.uploadMultipart(ctx, root, f, base, key, nil)
+	}
+	return u.putSmall(ctx, root, f, base, key, env)
+}
+
+// putSmall encrypts a file into one buffer and sends it with PutObject.
+func (u *uploader) putSmall(ctx context.Context, root string, f *os.File, base Entry, key string, env *cipher.Envelope) (uploaded, error) {
+	buf, err := u.buffers.get(ctx)
+	if err != nil {
+		return uploaded{}, err
+	}
+	defer u.buffers.put(buf)
+	plain := newHashingReaderAt(f)
+	ct := cipher.NewCiphertext(env, plain, base.Size)
+	body := buf[:ct.Size()]
+	if err := readFull(ct, body, 0); err != nil {
+		return uploaded{}, err
+	}
+	sum, err := u.checkRead(root, base, plain)
+	if err != nil {
+		return uploaded{}, err
+	}
+	etag, err := u.store.Put(ctx, key, body, u.putOpts)
+	if err != nil {
+		return uploaded{}, err
+	}
+	u.report.report(Event{Kind: EventProgress, Path: base.Path, Bytes: int64(len(body))})
+	return uploaded{etag: etag, plainMD5: sum, cipherSize: int64(len(body)), sent: int64(len(body))}, nil
+}
+
+// readFull fills p from r at off.
+func readFull(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if errors.Is(err, cipher.ErrPlaintextChanged) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %v", ErrChanged, err)
+	}
+	return err
+}
+
+// checkRead returns the MD5 of what was read, after checking that all of
+// the file was read and that its stat is still base.
+func (u *uploader) checkRead(root string, base Entry, plain *hashingReaderAt) ([16]byte, error) {
+	sum, ok := plain.sum(base.Size)
+	if !ok {
+		return sum, fmt.Errorf("%w: read %d of %d bytes", ErrChanged, plain.next, base.Size)
+	}
+	now, err := statEntry(root, base.Path)
+	if err != nil {
+		return sum, fmt.Errorf("%w: %v", ErrChanged, err)
+	}
+	if !now.sameStat(base) {
+		return sum, ErrChanged
+	}
+	return sum, nil
+}
+
+// uploadMultipart sends a file as a multipart upload. If up is the
+// catalog's in-flight upload for the file and still matches it, the parts
+// the server already has are checked against regenerated ones and not sent
+// again; on any mismatch the upload is aborted and started over with a new
+// file key and nonce.
+func (u *uploader) uploadMultipart(ctx context.Context, root string, f *os.File, base Entry, key string, up *catalog.Upload) (uploaded, error) {
+	for attempt := 0; ; attempt++ {
+		var have []s3store.Part
+		gone := false
+		if up != nil {
+			var err error
+			have, gone, err = u.resumable(ctx, base, key, up)
+			if errors.Is(err, errRestart) {
+				u.report.report(Event{Kind: EventInfo, Path: base.Path, Reason: "restarted", Err: err})
+				if err := u.discard(ctx, up); err != nil {
+					return uploaded{}, err
+				}
+				up = nil
+			} else if err != nil {
+				return uploaded{}, err
+			} else if !gone {
+				u.report.report(Event{Kind: EventInfo, Path: base.Path, Reason: "resumed", Bytes: partsSize(have)})
+			}
+		}
+		if up == nil {
+			var err error
+			if up, err = u.begin(ctx, base, key); err != nil {
+				return uploaded{}, err
+			}
+		}
+		res, err := u.sendParts(ctx, root, f, base, up, have, gone)
+		if errors.Is(err, errRestart) && attempt == 0 {
+			u.report.report(Event{Kind: EventInfo, Path: base.Path, Reason: "restarted", Err: err})
+			if err := u.discard(ctx, up); err != nil {
+				return uploaded{}, err
+			}
+			up = nil
+			continue
+		}
+		if errors.Is(err, ErrChanged) {
+			if derr := u.discard(ctx, up); derr != nil {
+				return uploaded{}, errors.Join(err, derr)
+			}
+		}
+		return res, err
+	}
+}
+
+// errRestart says an in-flight upload cannot be continued safely.
+var errRestart = errors.New("the parts on the server do not match the file")
+
+// resumable checks the in-flight upload up against the file. It returns the
+// parts the server has, or gone when the server no longer knows the upload
+// (expired, or completed by a run whose response was lost). It returns
+// errRestart when the file or its key changed since the upload began: the
+// same file key and nonce must never encrypt other plaintext.
+func (u *uploader) resumable(ctx context.Context, base Entry, key string, up *catalog.Upload) ([]s3store.Part, bool, error) {
+	began := Entry{Size: up.Size, ModTime: up.ModTime, ChangeTime: up.ChangeTime, Inode: up.Inode}
+	if up.ObjectKey != key || !began.sameStat(base) {
+		return nil, false, errRestart
+	}
+	parts, err := u.store.ListParts(ctx, key, up.UploadID)
+	if errors.Is(err, s3store.ErrNoSuchUpload) {
+		return nil, true, nil
+	}
+	return parts, false, err
+}
+
+// begin starts a new multipart upload and records it in the catalog before
+// any part is sent, so that a crash leaves an upload the next run can find.
+func (u *uploader) begin(ctx context.Context, base Entry, key string) (*catalog.Upload, error) {
+	env, err := cipher.NewEnvelope(u.recipients...)
+	if err != nil {
+		return nil, err
+	}
+	id, err := u.store.CreateMultipart(ctx, key, u.putOpts)
+	if err != nil {
+		return nil, err
+	}
+	up := &catalog.Upload{
+		Path: base.Path, ObjectKey: key, UploadID: id,
+		PartSize: partSizeFor(env.CiphertextSize(base.Size), u.partSize),
+		FileKey:  env.FileKey, Nonce: env.Nonce, Header: env.Header,
+		Size: base.Size, ModTime: base.ModTime, ChangeTime: base.ChangeTime, Inode: base.Inode,
+		StartedAt: time.Now().Unix(),
+	}
+	if err := u.db.PutUpload(*up); err != nil {
+		_ = u.store.AbortMultipart(context.WithoutCancel(ctx), key, id)
+		return nil, err
+	}
+	return up, nil
+}
+
+// discard aborts an in-flight upload and forgets it.
+func (u *uploader) discard(ctx context.Context, up *catalog.Upload) error {
+	if err := u.store.AbortMultipart(context.WithoutCancel(ctx), up.ObjectKey, up.UploadID); err != nil {
+		return err
+	}
+	return u.db.DeleteUpload(up.Path)
+}
+
+func partsSize(parts []s3store.Part) int64 {
+	var n int64
+	for _, p := range parts {
+		n += p.Size
+	}
+	return n
+}
+
+// md5Hex is the ETag S3 gives a single-part object or a part.
+func md5Hex(sum [16]byte) string { return hex.EncodeToString(sum[:]) }
+
+// sendParts regenerates every part of the upload in order, hashing the
+// plaintext as it goes, sends the parts the server lacks (several at once,
+// each in a pooled buffer) and completes the upload. With gone, nothing is
+// sent: the parts are only regenerated to learn the object's ETag, and a
+// HEAD tells whether a lost CompleteMultipartUpload had in fact succeeded.
+func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base Entry, up *catalog.Upload, have []s3store.Part, gone bool) (uploaded, error) {
+	env := &cipher.Envelope{FileKey: up.FileKey, Nonce: up.Nonce, Header: up.Header}
+	plain := newHashingReaderAt(f)
+	ct := cipher.NewCiphertext(env, plain, base.Size)
+	n := int((ct.Size() + up.PartSize - 1) / up.PartSize)
+	onServer := make(map[int32]s3store.Part, len(have))
+	for _, p := range have {
+		onServer[p.Number] = p
+	}
+	parts := make([]s3store.Part, n)
+	sums := make([][16]byte, n)
+	g, gctx := errgroup.WithContext(ctx)
+	var mismatch error
+	for i := range n {
+		buf, err := u.buffers.get(gctx)
+		if err != nil {
+			break
+		}
+		off := int64(i) * up.PartSize
+		body := buf[:min(up.PartSize, ct.Size()-off)]
+		if err := readFull(ct, body, off); err != nil {
+			u.buffers.put(buf)
+			g.Go(func() error { return err })
+			break
+		}
+		sums[i] = md5.Sum(body)
+		number := int32(i + 1)
+		if p, ok := onServer[number]; ok || gone {
+			u.buffers.put(buf)
+			if !gone && (p.ETag != md5Hex(sums[i]) || p.Size != int64(len(body))) {
+				mismatch = fmt.Errorf("%w: part %d", errRestart, number)
+				break
+			}
+			parts[i] = s3store.Part{Number: number, ETag: md5Hex(sums[i]), Size: int64(len(body))}
+			continue
+		}
+		g.Go(func() error {
+			defer u.buffers.put(buf)
+			p, err := u.sendPart(gctx, up, number, body)
+			parts[i] = p
+			if err == nil {
+				u.report.report(Event{Kind: EventProgress, Path: base.Path, Bytes: p.Size})
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return uploaded{}, err
+	}
+	if mismatch != nil {
+		return uploaded{}, mismatch
+	}
+	if err := ctx.Err(); err != nil {
+		return uploaded{}, err
+	}
+	sum, err := u.checkRead(root, base, plain)
+	if err != nil {
+		return uploaded{}, err
+	}
+	want := s3store.MultipartETag(sums)
+	etag, err := u.complete(ctx, up, parts, want, gone)
+	if err != nil {
+		return uploaded{}, err
+	}
+	var sent int64
+	for _, p := range parts {
+		if _, ok := onServer[p.Number]; !ok && !gone {
+			sent += p.Size
+		}
+	}
+	return uploaded{etag: etag, plainMD5: sum, cipherSize: ct.Size(), sent: sent, multipart: true}, nil
+}
+
+// sendPart uploads one part, trying again a few times when the store's own
+// retries gave up on a transient fault: the body is the regenerated part.
+func (u *uploader) sendPart(ctx context.Context, up *catalog.Upload, number int32, body []byte) (s3store.Part, error) {
+	var err error
+	for range partAttempts {
+		var p s3store.Part
+		p, err = u.store.UploadPart(ctx, up.ObjectKey, up.UploadID, number, body)
+		if err == nil {
+			return p, nil
+		}
+		if ctx.Err() != nil || !transient(err) {
+			break
+		}
+	}
+	return s3store.Part{}, err
+}
+
+// transient reports whether err may go away if the request is sent again.
+func transient(err error) bool {
+	for _, e := range []error{s3store.ErrNoSuchUpload, s3store.ErrNoSuchBucket,
+		s3store.ErrAccessDenied, s3store.ErrBadCredentials, context.Canceled} {
+		if errors.Is(err, e) {
+			return false
+		}
+	}
+	return true
+}
+
+// complete finishes the upload and checks the object's ETag. A server that
+// says the upload does not exist may have completed it already (the
+// response to an earlier CompleteMultipartUpload was lost): a HEAD showing
+// the expected ETag settles that.
+func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []s3store.Part, want string, gone bool) (string, error) {
+	if !gone {
+		etag, err := u.store.CompleteMultipart(ctx, up.ObjectKey, up.UploadID, parts)
+		if err == nil {
+			if etag != want && isMultipartMD5ETag(etag) {
+				return "", fmt.Errorf("complete %s: etag %s, want %s", up.ObjectKey, etag, want)
+			}
+			return etag, nil
+		}
+		if !errors.Is(err, s3store.ErrNoSuchUpload) {
+			return "", err
+		}
+	}
+	obj, err := u.store.Head(ctx, up.ObjectKey)
+	if err == nil && obj.ETag == want && obj.Size == partsSize(parts) {
+		return want, nil
+	}
+	if err != nil && !errors.Is(err, s3store.ErrNotFound) {
+		return "", err
+	}
+	return "", fmt.Errorf("%w: upload %s expired", errRestart, up.UploadID)
+}
+
+// isMultipartMD5ETag reports whether etag has the MD5-of-MD5s form
+// ("<32 hex>-<parts>") that S3 and most compatible servers give multipart
+// objects; others (data-integrity ETags) cannot be checked locally.
+func isMultipartMD5ETag(etag string) bool {
+	i := strings.IndexByte(etag, '-')
+	if i != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(etag[:i])
+	return err == nil
+}
