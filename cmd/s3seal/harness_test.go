@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 // env is one test's world: a bucket on the shared gateway, a source folder,
 // a home with its own data directory, and an X25519 key.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	srv       *s3test.Server
 	bucket    string
 	target    string // s3://bucket/backup
@@ -64,7 +64,7 @@ type env struct {
 	extraEnv  []string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := s3test.Get(t)
 	e := &env{t: t, srv: srv, bucket: srv.NewBucket(t), prefix: "backup"}
@@ -190,7 +190,7 @@ type summary struct {
 	BytesSent int64  `json:"bytes_sent"`
 }
 
-func parseSummary(t *testing.T, stdout string) summary {
+func parseSummary(t testing.TB, stdout string) summary {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	var s summary
@@ -201,7 +201,7 @@ func parseSummary(t *testing.T, stdout string) summary {
 }
 
 // events returns the --json events of one type.
-func events(t *testing.T, stdout, typ string) []map[string]any {
+func events(t testing.TB, stdout, typ string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
@@ -216,14 +216,14 @@ func events(t *testing.T, stdout, typ string) []map[string]any {
 	return out
 }
 
-func mustMkdir(t *testing.T, path string) {
+func mustMkdir(t testing.TB, path string) {
 	t.Helper()
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	mustMkdir(t, filepath.Dir(path))
 	if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -232,7 +232,7 @@ func writeFile(t *testing.T, path string, data []byte) {
 }
 
 // writeRandom writes n random bytes to path, streaming.
-func writeRandom(t *testing.T, path string, n int64) {
+func writeRandom(t testing.TB, path string, n int64) {
 	t.Helper()
 	mustMkdir(t, filepath.Dir(path))
 	f, err := os.Create(path)
@@ -249,7 +249,7 @@ func writeRandom(t *testing.T, path string, n int64) {
 
 // assertSameTree fails unless the regular files under want and got have the
 // same names, bytes, modes and mtimes.
-func assertSameTree(t *testing.T, want, got string) {
+func assertSameTree(t testing.TB, want, got string) {
 	t.Helper()
 	wantFiles := treeFiles(t, want)
 	gotFiles := treeFiles(t, got)
@@ -278,7 +278,7 @@ type fileInfo struct {
 	mtime time.Time
 }
 
-func treeFiles(t *testing.T, root string) map[string]fileInfo {
+func treeFiles(t testing.TB, root string) map[string]fileInfo {
 	t.Helper()
 	files := make(map[string]fileInfo)
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -299,7 +299,7 @@ func treeFiles(t *testing.T, root string) map[string]fileInfo {
 	return files
 }
 
-func sameContent(t *testing.T, a, b string) bool {
+func sameContent(t testing.TB, a, b string) bool {
 	t.Helper()
 	fa, err := os.Open(a)
 	if err != nil {
@@ -350,7 +350,7 @@ func s3PutOptions() s3store.PutOptions { return s3store.PutOptions{} }
 
 // copyTree copies the regular files under from to to, as a copy to another
 // machine would: new inodes, and mtimes and ctimes of now.
-func copyTree(t *testing.T, from, to string) {
+func copyTree(t testing.TB, from, to string) {
 	t.Helper()
 	for rel := range treeFiles(t, from) {
 		data, err := os.ReadFile(filepath.Join(from, filepath.FromSlash(rel)))

@@ -51,7 +51,7 @@ var (
 // Main starts one server for the test binary, runs the tests, stops the
 // server, removes its directory and returns m.Run's exit code. A server that
 // cannot start is not an error here: Get reports it to each test that asks.
-// Fuzzing workers and runs that select no test (-run='^$') start no server.
+// Fuzzing workers and runs that select no test nor benchmark start no server.
 func Main(m *testing.M) int {
 	startMutex.Lock()
 	if runsTests(os.Args[1:]) {
@@ -72,12 +72,18 @@ func Main(m *testing.M) int {
 // runsTests reports whether the test binary's flags may run a test function
 // (the testing package has not parsed them yet when Main starts).
 func runsTests(args []string) bool {
+	runs := true
 	for _, arg := range args {
-		if strings.HasPrefix(arg, "-test.fuzzworker") || arg == "-test.run=^$" {
+		switch {
+		case strings.HasPrefix(arg, "-test.fuzzworker"):
 			return false
+		case arg == "-test.run=^$":
+			runs = false
+		case strings.HasPrefix(arg, "-test.bench=") && arg != "-test.bench=":
+			return true // benchmarks need the server too
 		}
 	}
-	return true
+	return runs
 }
 
 // Get returns the server Main started. When there is none, it fails the test

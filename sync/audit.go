@@ -1,0 +1,393 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"filippo.io/age"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/s3seal/s3seal/catalog"
+	"github.com/s3seal/s3seal/cipher"
+	"github.com/s3seal/s3seal/sync/s3store"
+)
+
+// The categories of an audit Finding. Their string values are part of the
+// --json schema and of docs/audit.md.
+const (
+	LocalNew         = "local-new"         // a source file the catalog does not know
+	LocalChanged     = "local-changed"     // a source file whose content is not the catalog's
+	LocalMissing     = "local-missing"     // a catalog row whose source file is gone
+	ObjectMissing    = "object-missing"    // a catalog row whose object is not in the bucket
+	ObjectChanged    = "object-changed"    // an object whose ETag or size is not the recorded one
+	ObjectUnknown    = "object-unknown"    // an object under the prefix the catalog does not know
+	UploadUnfinished = "upload-unfinished" // an unfinished multipart upload under the prefix
+	DecryptFailed    = "decrypt-failed"    // deep: the object does not decrypt to a whole age payload
+	ContentMismatch  = "content-mismatch"  // deep: the plaintext's size or MD5 is not the catalog's
+)
+
+// Categories lists the finding categories in report order.
+var Categories = []string{LocalNew, LocalChanged, LocalMissing, ObjectMissing, ObjectChanged,
+	ObjectUnknown, UploadUnfinished, DecryptFailed, ContentMismatch}
+
+// ErrNotSynced is returned by Audit for a catalog that was never bound to a
+// target: there is nothing to compare with.
+var ErrNotSynced = errors.New("the catalog has no sync to compare with")
+
+// AuditOptions configure an audit.
+type AuditOptions struct {
+	Source string // absolute path of the backed-up folder
+	Prefix string // key prefix in the bucket, without leading or trailing "/"
+	// Target is "s3://bucket/prefix"; when set, a catalog bound to another
+	// target is refused with ErrOtherTarget.
+	Target string
+	// Deep downloads and decrypts the objects and checks their plaintext.
+	Deep       bool
+	Identities []age.Identity // for Deep
+	// Sample is the percentage (0, 100] of the catalog rows whose object
+	// Deep checks, chosen at random, at least one; 0 means all of them.
+	Sample float64
+	Jobs   int // files hashed or objects checked at once; 0 = 4
+	Report Reporter
+}
+
+// Finding is one disagreement between the source, the catalog and the bucket.
+type Finding struct {
+	Category string // one of the category constants
+	Path     string // source-relative path; empty for objects and uploads the catalog does not know
+	Key      string // object key, when there is one
+	Detail   string // what differs, for a human
+}
+
+// AuditReport is what an audit found.
+type AuditReport struct {
+	Files    int       // regular files in the source
+	Rows     int       // catalog rows
+	Objects  int       // file objects under the prefix (internal ones not counted)
+	Uploads  int       // unfinished multipart uploads under the prefix
+	Checked  int       // deep: objects downloaded, decrypted and compared
+	Failed   int       // files or objects that could not be examined (see the fail events)
+	Findings []Finding // sorted by category (in Categories order), then path and key
+}
+
+// Consistent reports whether the audit found no difference.
+func (r AuditReport) Consistent() bool { return len(r.Findings) == 0 }
+
+// auditState is what the audit steps share.
+type auditState struct {
+	db      *catalog.DB
+	store   Store
+	opts    AuditOptions
+	naming  cipher.Naming
+	report  *reporter
+	rows    map[string]catalog.File
+	entries []Entry
+	remote  map[string]Remote
+	uploads []s3store.Upload
+
+	mu  gosync.Mutex // guards out
+	out AuditReport
+}
+
+// Audit compares the source folder, the catalog and the bucket and returns
+// every disagreement. It only reads: the bucket with ListObjectsV2 and
+// ListMultipartUploads (and, with opts.Deep, GetObject), the source with
+// stat and, for a file whose stat is not the recorded one, a hash of its
+// content, so a touched but unchanged file is not reported. Audit writes
+// nothing to the catalog, the source or the bucket. Files that cannot be
+// read are reported as fail events and counted in Failed; the error is for
+// failures of the run itself. A deep audit in which not one object decrypts
+// with opts.Identities stops with an error wrapping cipher.ErrWrongIdentity.
+func Audit(ctx context.Context, db *catalog.DB, store Store, opts AuditOptions) (AuditReport, error) {
+	if opts.Jobs <= 0 {
+		opts.Jobs = 4
+	}
+	a := &auditState{db: db, store: store, opts: opts, report: &reporter{}}
+	a.report.fn = a.countFails(opts.Report)
+	if err := a.load(ctx); err != nil {
+		return a.out, err
+	}
+	a.compareLocal(ctx)
+	if err := a.compareRemote(); err != nil {
+		return a.out, err
+	}
+	if err := ctx.Err(); err != nil {
+		return a.out, err
+	}
+	if opts.Deep {
+		if err := a.deep(ctx); err != nil {
+			return a.out, err
+		}
+	}
+	sortFindings(a.out.Findings)
+	return a.out, ctx.Err()
+}
+
+// countFails passes events on and counts the fail events.
+func (a *auditState) countFails(fn Reporter) Reporter {
+	return func(e Event) {
+		if e.Kind == EventFail {
+			a.out.Failed++ // reporter calls are serialized
+		}
+		if fn != nil {
+			fn(e)
+		}
+	}
+}
+
+// load reads the catalog, scans the source and lists the bucket.
+func (a *auditState) load(ctx context.Context) error {
+	if err := a.loadCatalog(); err != nil {
+		return err
+	}
+	skip := Options{Naming: a.naming}.skip()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		a.entries, err = Scan(gctx, a.opts.Source, skip, a.report.report)
+		return err
+	})
+	g.Go(func() (err error) {
+		a.remote, err = listRemote(gctx, a.store, a.opts.Prefix)
+		return err
+	})
+	g.Go(func() (err error) {
+		if a.uploads, err = a.store.Uploads(gctx, listPrefix(a.opts.Prefix)); err != nil {
+			err = fmt.Errorf("list multipart uploads: %w", err)
+		}
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	a.out.Files = len(a.entries)
+	a.out.Uploads = len(a.uploads)
+	meta := cipher.MetaKey(a.opts.Prefix, "")
+	for key := range a.remote {
+		if !strings.HasPrefix(key, meta) {
+			a.out.Objects++
+		}
+	}
+	return nil
+}
+
+// loadCatalog checks the catalog's target and reads its rows.
+func (a *auditState) loadCatalog() error {
+	if a.opts.Target != "" {
+		bound, ok, err := a.db.Setting(settingTarget)
+		if err != nil {
+			return err
+		}
+		if ok && string(bound) != a.opts.Target {
+			return fmt.Errorf("%w: %s belongs to %s, not %s", ErrOtherTarget, a.db.Path(), bound, a.opts.Target)
+		}
+	}
+	naming, known, err := TargetNaming(a.db)
+	if err != nil {
+		return err
+	}
+	if !known {
+		return fmt.Errorf("audit: catalog %s: %w", a.db.Path(), ErrNotSynced)
+	}
+	a.naming = naming
+	a.rows = make(map[string]catalog.File)
+	err = a.db.Files(func(f catalog.File) error { a.rows[f.Path] = f; return nil })
+	if err != nil {
+		return fmt.Errorf("audit: read catalog: %w", err)
+	}
+	a.out.Rows = len(a.rows)
+	return nil
+}
+
+func (a *auditState) add(f Finding) {
+	a.mu.Lock()
+	a.out.Findings = append(a.out.Findings, f)
+	a.mu.Unlock()
+}
+
+// compareLocal judges every source file against its catalog row with
+// Decide, as a sync would, but with the row's own object taken as intact:
+// only the content counts here. Files whose stat changed are hashed on a
+// pool of opts.Jobs workers.
+func (a *auditState) compareLocal(ctx context.Context) {
+	var toHash []Entry
+	for _, e := range a.entries {
+		row, ok := a.rows[e.Path]
+		if !ok {
+			a.add(Finding{Category: LocalNew, Path: e.Path, Detail: fmt.Sprintf("%s, not in the catalog", plural(e.Size, "byte"))})
+			continue
+		}
+		switch d := Decide(localInput(e, &row, nil)); d.Action {
+		case Hash:
+			toHash = append(toHash, e)
+		case Upload:
+			a.add(changedFinding(e, row))
+		}
+	}
+	forEach(ctx, a.opts.Jobs, toHash, func(e Entry) {
+		row := a.rows[e.Path]
+		sum, err := hashFile(ctx, a.opts.Source, e)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.report.report(Event{Kind: EventFail, Path: e.Path, Reason: "hash", Size: e.Size, Err: err})
+			}
+			return
+		}
+		if Decide(localInput(e, &row, &sum)).Action == Upload {
+			a.add(changedFinding(e, row))
+		}
+	})
+	local := make(map[string]bool, len(a.entries))
+	for _, e := range a.entries {
+		local[e.Path] = true
+	}
+	for path, row := range a.rows {
+		if !local[path] {
+			a.add(Finding{Category: LocalMissing, Path: path, Key: row.ObjectKey, Detail: "in the catalog, not in the source"})
+		}
+	}
+}
+
+// localInput is the Decide input that compares a file with its row only.
+func localInput(e Entry, row *catalog.File, plainMD5 *[16]byte) Input {
+	return Input{Local: e, Row: row, ObjectKey: row.ObjectKey, PlainMD5: plainMD5,
+		Remote: &Remote{ETag: row.ETag, Size: row.CipherSize}}
+}
+
+func changedFinding(e Entry, row catalog.File) Finding {
+	detail := "content differs from the last sync"
+	if e.Size != row.Size {
+		detail = fmt.Sprintf("%s, the catalog says %s", plural(e.Size, "byte"), plural(row.Size, "byte"))
+	}
+	return Finding{Category: LocalChanged, Path: e.Path, Key: row.ObjectKey, Detail: detail}
+}
+
+// compareRemote judges the catalog rows against the listing and reports
+// the objects and uploads under the prefix that the catalog does not know.
+func (a *auditState) compareRemote() error {
+	byKey := make(map[string]string, len(a.rows))
+	for path, row := range a.rows {
+		byKey[row.ObjectKey] = path
+		obj, ok := a.remote[row.ObjectKey]
+		switch {
+		case !ok:
+			a.add(Finding{Category: ObjectMissing, Path: path, Key: row.ObjectKey, Detail: "the object is not in the bucket"})
+		case obj.ETag != row.ETag || obj.Size != row.CipherSize:
+			a.add(Finding{Category: ObjectChanged, Path: path, Key: row.ObjectKey,
+				Detail: fmt.Sprintf("ETag %s (%s), the catalog says %s (%s)", obj.ETag, plural(obj.Size, "byte"), row.ETag, plural(row.CipherSize, "byte"))})
+		}
+	}
+	meta := cipher.MetaKey(a.opts.Prefix, "")
+	for key, obj := range a.remote {
+		if _, known := byKey[key]; !known && !strings.HasPrefix(key, meta) {
+			a.add(Finding{Category: ObjectUnknown, Key: key, Detail: fmt.Sprintf("%s, not in the catalog", plural(obj.Size, "byte"))})
+		}
+	}
+	return a.compareUploads()
+}
+
+// compareUploads reports every unfinished multipart upload under the
+// prefix, those the catalog knows (left by an interrupted sync) with their
+// path.
+func (a *auditState) compareUploads() error {
+	known, err := a.db.Uploads()
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	paths := make(map[string]string, len(known))
+	for _, u := range known {
+		paths[u.UploadID] = u.Path
+	}
+	for _, up := range a.uploads {
+		started := up.Initiated.UTC().Format(time.RFC3339)
+		f := Finding{Category: UploadUnfinished, Key: up.Key}
+		if path, ok := paths[up.UploadID]; ok {
+			f.Path = path
+			f.Detail = fmt.Sprintf("upload %s started %s is recorded in the catalog; the next sync resumes or aborts it", up.UploadID, started)
+		} else {
+			f.Detail = fmt.Sprintf("upload %s started %s is not in the catalog; sync aborts it once older than --abort-uploads-after", up.UploadID, started)
+		}
+		a.add(f)
+	}
+	return nil
+}
+
+// sortFindings orders findings by category, then path, then key.
+func sortFindings(findings []Finding) {
+	rank := make(map[string]int, len(Categories))
+	for i, c := range Categories {
+		rank[c] = i
+	}
+	sort.Slice(findings, func(i, j int) bool {
+		fi, fj := findings[i], findings[j]
+		if fi.Category != fj.Category {
+			return rank[fi.Category] < rank[fj.Category]
+		}
+		if fi.Path != fj.Path {
+			return fi.Path < fj.Path
+		}
+		return fi.Key < fj.Key
+	})
+}
+
+// sampleSize is how many of n items a sample of percent takes: all for 0 or
+// 100 and above, else the percentage rounded up, and at least one.
+func sampleSize(n int, percent float64) int {
+	if percent <= 0 || percent >= 100 || n == 0 {
+		return n
+	}
+	k := int(float64(n)*percent/100 + 0.999999)
+	return min(max(k, 1), n)
+}
+
+// sample returns a random subset of rows of sampleSize(len(rows), percent).
+func sample(rows []catalog.File, percent float64) []catalog.File {
+	k := sampleSize(len(rows), percent)
+	if k == len(rows) {
+		return rows
+	}
+	picked := append([]catalog.File(nil), rows...)
+	rand.Shuffle(len(picked), func(i, j int) { picked[i], picked[j] = picked[j], picked[i] })
+	picked = picked[:k]
+	sort.Slice(picked, func(i, j int) bool { return picked[i].Path < picked[j].Path })
+	return picked
+}
+
+// forEach calls fn for every item on jobs workers and returns when all
+// calls have returned or ctx is done.
+func forEach[T any](ctx context.Context, jobs int, items []T, fn func(T)) {
+	work := make(chan T)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(work)
+		for _, item := range items {
+			select {
+			case work <- item:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	for range jobs {
+		g.Go(func() error {
+			for item := range work {
+				fn(item)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // the only error is ctx's, which the caller checks
+}
+
+func plural(n int64, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}

@@ -1,0 +1,201 @@
+package s3test_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/s3seal/s3seal/sync/s3store"
+	"github.com/s3seal/s3seal/sync/s3store/s3test"
+)
+
+// proxied returns a store that reaches a new bucket through a new proxy,
+// trying each request once, and a store that reaches the bucket directly.
+func proxied(t *testing.T) (*s3test.Proxy, *s3store.Store, *s3store.Store) {
+	t.Helper()
+	srv := s3test.Get(t)
+	bucket := srv.NewBucket(t)
+	proxy := s3test.StartProxy(t, srv.Endpoint)
+	cfg := srv.Config(bucket)
+	cfg.Endpoint = proxy.URL
+	cfg.MaxAttempts = 1
+	through, err := s3store.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := s3store.New(context.Background(), srv.Config(bucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proxy, through, direct
+}
+
+func TestProxyCountsBodyBytesPerOperationAndKey(t *testing.T) {
+	proxy, st, _ := proxied(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var totals []int64
+	proxy.OnBody(func(r *s3test.Request, total int64) {
+		mu.Lock()
+		totals = append(totals, total)
+		mu.Unlock()
+	})
+	small := bytes.Repeat([]byte("s"), 1000)
+	if _, err := st.Put(ctx, "dir/small", small, s3store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := st.CreateMultipart(ctx, "dir/large", s3store.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := bytes.Repeat([]byte("p"), 5<<20)
+	p1, err := st.UploadPart(ctx, "dir/large", id, 1, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := st.UploadPart(ctx, "dir/large", id, 2, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CompleteMultipart(ctx, "dir/large", id, []s3store.Part{p1, p2}); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		op   s3test.Op
+		key  string
+		want int64
+	}{
+		{s3test.OpPutObject, "dir/small", 1000},
+		{s3test.OpUploadPart, "dir/large", 5<<20 + 1000},
+		{s3test.OpUploadPart, "dir/small", 0},
+		{s3test.OpPutObject, "", 1000},
+		{"", "dir/large", 5<<20 + 1000 + proxy.BytesOf(s3test.OpCompleteUpload, "dir/large")},
+	}
+	for _, test := range tests {
+		if got := proxy.BytesOf(test.op, test.key); got != test.want {
+			t.Errorf("BytesOf(%q, %q) = %d; want %d", test.op, test.key, got, test.want)
+		}
+	}
+	if got := proxy.BytesOf(s3test.OpCompleteUpload, "dir/large"); got == 0 {
+		t.Errorf("BytesOf(CompleteMultipartUpload) = 0; want the size of its XML body")
+	}
+	if got, want := proxy.Bytes(), proxy.BytesOf("", ""); got != want || got < 5<<20+2000 {
+		t.Errorf("Bytes() = %d, BytesOf(\"\", \"\") = %d; want equal and at least %d", got, want, 5<<20+2000)
+	}
+	for op, want := range map[s3test.Op]int{s3test.OpPutObject: 1, s3test.OpCreateUpload: 1,
+		s3test.OpUploadPart: 2, s3test.OpCompleteUpload: 1, s3test.OpListParts: 0} {
+		if got := proxy.Requests(op); got != want {
+			t.Errorf("Requests(%s) = %d; want %d", op, got, want)
+		}
+	}
+	mu.Lock()
+	last := totals[len(totals)-1]
+	increasing := true
+	for i := 1; i < len(totals); i++ {
+		increasing = increasing && totals[i] > totals[i-1]
+	}
+	mu.Unlock()
+	if last != proxy.Bytes() || !increasing {
+		t.Errorf("body hook saw totals ending at %d (increasing: %v); want increasing up to %d", last, increasing, proxy.Bytes())
+	}
+	proxy.ResetCounts()
+	if proxy.Bytes() != 0 || proxy.Requests(s3test.OpUploadPart) != 0 {
+		t.Errorf("after ResetCounts: %d bytes, %d parts; want 0", proxy.Bytes(), proxy.Requests(s3test.OpUploadPart))
+	}
+}
+
+// TestProxyFaults checks what the client and the server see of each fault.
+func TestProxyFaults(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 256<<10)
+	tests := []struct {
+		name      string
+		fault     s3test.Fault
+		wantError bool
+		stored    bool // whether the server ends up with the object
+	}{
+		{"forward", s3test.Fault{}, false, true},
+		{"503 SlowDown", s3test.Fault{Status: 503}, true, false},
+		{"reset mid-body", s3test.Fault{Reset: true, ResetAfter: 1000}, true, false},
+		{"swallowed response", s3test.Fault{Swallow: 502}, true, true},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			proxy, st, direct := proxied(t)
+			proxy.SetFault(func(r *s3test.Request) s3test.Fault {
+				if r.Op == s3test.OpPutObject {
+					return test.fault
+				}
+				return s3test.Fault{}
+			})
+			ctx := context.Background()
+			_, err := st.Put(ctx, "obj", body, s3store.PutOptions{})
+			if (err != nil) != test.wantError {
+				t.Errorf("Put through the proxy = %v; want error: %v", err, test.wantError)
+			}
+			_, herr := direct.Head(ctx, "obj")
+			if stored := herr == nil; stored != test.stored || (herr != nil && !errors.Is(herr, s3store.ErrNotFound)) {
+				t.Errorf("HEAD on the server = %v; want stored: %v", herr, test.stored)
+			}
+			if test.fault.Reset {
+				if got := proxy.Bytes(); got < test.fault.ResetAfter || got >= int64(len(body)) {
+					t.Errorf("proxy received %d bytes before the reset; want %d to %d", got, test.fault.ResetAfter, len(body)-1)
+				}
+			} else if got := proxy.Bytes(); got != int64(len(body)) {
+				t.Errorf("proxy received %d bytes; want the whole body, %d", got, len(body))
+			}
+		})
+	}
+}
+
+func TestProxyStallEndsWhenTheClientGivesUp(t *testing.T) {
+	proxy, st, _ := proxied(t)
+	proxy.SetFault(func(*s3test.Request) s3test.Fault { return s3test.Fault{Stall: time.Hour} })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	result := make(chan error, 1)
+	go func() {
+		_, err := st.Head(ctx, "obj")
+		result <- err
+	}()
+	waitInFlight(t, proxy, 1)
+	cancel()
+	if err := <-result; !errors.Is(err, context.Canceled) {
+		t.Errorf("HEAD through a stalled proxy = %v; want the client's cancellation", err)
+	}
+	waitInFlight(t, proxy, 0)
+	if err := proxy.Close(); err != nil {
+		t.Errorf("Close after a stall = %v", err)
+	}
+}
+
+// waitInFlight waits until the proxy handles n requests.
+func waitInFlight(t *testing.T, proxy *s3test.Proxy, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); proxy.InFlight() != n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("InFlight() = %d after 10 s; want %d", proxy.InFlight(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestProxyDownRefusesConnections(t *testing.T) {
+	proxy, st, _ := proxied(t)
+	ctx := context.Background()
+	if err := proxy.SetDown(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(ctx, "obj", []byte("x"), s3store.PutOptions{}); !errors.Is(err, s3store.ErrUnreachable) {
+		t.Errorf("Put while down = %v; want ErrUnreachable", err)
+	}
+	if err := proxy.SetDown(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(ctx, "obj", []byte("x"), s3store.PutOptions{}); err != nil {
+		t.Errorf("Put after SetDown(false) = %v; want success", err)
+	}
+}
