@@ -65,6 +65,9 @@ func TestMoveMachinesPull(t *testing.T) {
 	if n := len(e.objects()); n != 5 {
 		t.Fatalf("after the refused sync the bucket has %d file objects; want the 5 of the first sync", n)
 	}
+	if dbs, _ := filepath.Glob(filepath.Join(m.home, "data", "s3seal", "catalogs", "*.db")); len(dbs) != 0 {
+		t.Errorf("the refused sync created a catalog: %v", dbs)
+	}
 
 	res = m.run("catalog", "pull", src, m.target, "-i", m.keyFile, "--endpoint", m.srv.Endpoint)
 	if res.code != 0 || !strings.Contains(res.stderr, "(5 files)") {

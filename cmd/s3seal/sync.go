@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -97,13 +99,26 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openCatalog(o.catalogPath, source, t)
+	path, err := catalogPath(o.catalogPath, source, t)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := refuseFreshCatalog(ctx, path, st, t); err != nil {
+			return err // before Open, which would create the catalog
+		}
+	}
+	db, err := catalog.Open(path)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := refuseFreshCatalog(ctx, db, st, t); err != nil {
+	if _, known, err := sync.TargetNaming(db); err != nil {
 		return err
+	} else if !known {
+		if err := refuseFreshCatalog(ctx, path, st, t); err != nil {
+			return err
+		}
 	}
 	naming, err := sync.PrepareTarget(db, t.String(), namingChoice(o.plainNames, o.hiddenNames), o.dryRun)
 	if err != nil {
@@ -147,29 +162,33 @@ func namingChoice(plain, hidden bool) sync.NamingChoice {
 	return sync.NamingDefault
 }
 
+// catalogPath returns path, or the default catalog path for the source and
+// target.
+func catalogPath(path, source string, t target) (string, error) {
+	if path != "" {
+		return path, nil
+	}
+	return catalog.DefaultPath(source, t.String())
+}
+
 // openCatalog opens the catalog at path, or the default one for the source
 // and target.
 func openCatalog(path, source string, t target) (*catalog.DB, error) {
-	if path == "" {
-		var err error
-		if path, err = catalog.DefaultPath(source, t.String()); err != nil {
-			return nil, err
-		}
+	path, err := catalogPath(path, source, t)
+	if err != nil {
+		return nil, err
 	}
 	return catalog.Open(path)
 }
 
-// refuseFreshCatalog stops a first sync with an empty catalog into a target
+// refuseFreshCatalog stops a first sync with a new catalog into a target
 // that another catalog already fills: it would upload everything again
 // (under new hidden names). Pull the mirror first.
-func refuseFreshCatalog(ctx context.Context, db *catalog.DB, st *s3store.Store, t target) error {
-	if _, known, err := sync.TargetNaming(db); err != nil || known {
-		return err
-	}
+func refuseFreshCatalog(ctx context.Context, path string, st *s3store.Store, t target) error {
 	ok, err := sync.HasMirror(ctx, st, t.Prefix)
 	if err != nil || !ok {
 		return err
 	}
-	return withHint(fmt.Errorf("%s already holds a backup, and this catalog (%s) is new", t, db.Path()),
-		fmt.Sprintf("run 's3seal catalog pull %s -i KEY --catalog %s' first, so that nothing is uploaded twice", t, db.Path()))
+	return withHint(fmt.Errorf("%s already holds a backup, and this catalog (%s) is new", t, path),
+		fmt.Sprintf("run 's3seal catalog pull %s -i KEY --catalog %s' first, so that nothing is uploaded twice", t, path))
 }

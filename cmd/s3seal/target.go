@@ -42,7 +42,7 @@ func parseTarget(s string) (target, error) {
 }
 
 // secretPrompt is the value -s takes when given alone.
-const secretPrompt = "\x00prompt"
+const secretPrompt = "prompt"
 
 // s3Options are the flags that say how to reach the bucket.
 type s3Options struct {
@@ -61,7 +61,7 @@ func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
 	fs.StringVar(&o.region, "region", "", "bucket region (default: from the profile or environment, else us-east-1)")
 	fs.StringVar(&o.profile, "profile", "", "shared AWS config profile")
 	fs.StringVarP(&o.accessKey, "access-key", "a", "", "access key ID (default: the AWS credential chain)")
-	fs.StringVarP(&o.secretKey, "secret-key", "s", "", "prompt for the secret access key (never taken from the command line)")
+	fs.StringVarP(&o.secretKey, "secret-key", "s", "", "alone: prompt for the secret access key (a key given here is refused: argv is public)")
 	fs.Lookup("secret-key").NoOptDefVal = secretPrompt
 	fs.StringVar(&o.secretKeyFile, "secret-key-file", "", "read the secret access key from `FILE`")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 10, "attempts per S3 request before giving up")
