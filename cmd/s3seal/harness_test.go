@@ -370,3 +370,23 @@ func (e *env) withHome() *env {
 	mustMkdir(e.t, other.home)
 	return &other
 }
+
+type (
+	s3storeObject = s3store.Object
+	ageIdentity   = age.Identity
+)
+
+// getObject returns an object's bytes.
+func getObject(t testing.TB, st *s3store.Store, key string) []byte {
+	t.Helper()
+	body, _, err := st.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	b, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
