@@ -210,10 +210,18 @@ func (u *uploader) resumable(ctx context.Context, base Entry, key string, up *ca
 		return nil, false, errRestart
 	}
 	parts, err := u.store.ListParts(ctx, key, up.UploadID)
-	if errors.Is(err, s3store.ErrNoSuchUpload) {
-		return nil, true, nil
+	if !errors.Is(err, s3store.ErrNoSuchUpload) {
+		return parts, false, err
 	}
-	return parts, false, err
+	// Expired, or completed by a run whose response was lost. Only in the
+	// second case is there an object, and only then is it worth reading the
+	// whole file again to learn the ETag it should have.
+	if _, err := u.store.Head(ctx, key); errors.Is(err, s3store.ErrNotFound) {
+		return nil, false, fmt.Errorf("%w: upload %s expired", errRestart, up.UploadID)
+	} else if err != nil {
+		return nil, false, err
+	}
+	return nil, true, nil
 }
 
 // begin starts a new multipart upload and records it in the catalog before
