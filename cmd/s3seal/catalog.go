@@ -18,6 +18,7 @@ type catalogOptions struct {
 	s3          s3Options
 	keys        keyOptions
 	catalogPath string
+	quiet       bool
 }
 
 func (o *catalogOptions) open(src string, t target) (*catalog.DB, error) {
@@ -37,6 +38,9 @@ uploaded. It lives on this machine and, after every sync, encrypted in the
 bucket under PREFIX/.s3seal/. These commands copy it between the two, to and
 from an encrypted file, and list it. A catalog is found by SRC and the target,
 as sync finds it, or named with --catalog.`,
+		Example: `  s3seal catalog ls ~/archive s3://my-bucket/archive
+  s3seal catalog pull ~/archive s3://my-bucket/archive -i key.txt
+  s3seal catalog export ~/archive s3://my-bucket/archive catalog.age -R recipients.txt`,
 	}
 	cmd.AddCommand(newCatalogPullCommand(), newCatalogPushCommand(),
 		newCatalogExportCommand(), newCatalogImportCommand(), newCatalogLsCommand())
@@ -73,8 +77,14 @@ local catalog is left as it was.`,
 				return err
 			}
 			defer db.Close()
-			if err := sync.PullCatalog(ctx, db, st, t.Prefix, ids); err != nil {
+			out := outputOptions{quiet: o.quiet, progressInterval: 5 * time.Second}.printer(false)
+			err = sync.PullCatalog(ctx, db, progressStore{st, out.progress.event}, t.Prefix, ids)
+			out.finish()
+			if err != nil {
 				return err
+			}
+			if o.quiet {
+				return nil
 			}
 			n, err := db.Count()
 			fmt.Fprintf(os.Stderr, "s3seal: pulled the catalog of %s (%d files) into %s\n", t, n, db.Path())
@@ -84,6 +94,7 @@ local catalog is left as it was.`,
 	o.s3.addFlags(cmd.Flags(), false)
 	o.keys.addDecryptFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.catalogPath, "catalog", "", "catalog `FILE` to replace")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only errors (no progress)")
 	return cmd
 }
 
@@ -204,6 +215,7 @@ func newCatalogImportCommand() *cobra.Command {
 	o.s3.addFlags(cmd.Flags(), false)
 	o.keys.addDecryptFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.catalogPath, "catalog", "", "catalog `FILE` to replace")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only errors (no progress)")
 	return cmd
 }
 

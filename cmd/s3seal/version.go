@@ -10,9 +10,10 @@ import (
 
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version of s3seal",
-		Args:  exactArgs(0),
+		Use:     "version",
+		Short:   "Print the version of s3seal",
+		Example: `  s3seal version`,
+		Args:    exactArgs(0),
 		Run: func(cmd *cobra.Command, args []string) {
 			v := version
 			if info, ok := debug.ReadBuildInfo(); ok && v == "devel" && info.Main.Version != "" && info.Main.Version != "(devel)" {
