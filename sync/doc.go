@@ -17,6 +17,13 @@
 // Record writes the catalog row only after the server confirmed the upload,
 // so a crash costs at most a re-upload, never a row that points at nothing.
 //
+// Options.Skip (a Filter, say) is asked about every path before it is
+// opened, and an excluded folder is not entered. With Options.Delete, once
+// the uploads are done and none failed, Deletions (a pure function of the
+// catalog, the scan and the filter) names the files deleted from the source;
+// their objects, then their rows, are removed. Excluded paths and paths the
+// scan could not read are never among them.
+//
 // Memory is bounded by the number of jobs times the part size: every upload
 // body comes from a fixed pool of part buffers.
 //

@@ -9,6 +9,7 @@ type EventKind string
 
 // The kinds of Event. Their string values are part of the --json schema.
 const (
+	EventScan     EventKind = "scan"     // the work ahead: Count files of Size bytes in all
 	EventPlan     EventKind = "plan"     // an action decided before execution (Reason says which)
 	EventStart    EventKind = "start"    // a file transfer started
 	EventProgress EventKind = "progress" // Bytes more bytes of Path were sent or received
@@ -28,6 +29,7 @@ type Event struct {
 	Reason string // a short code: "new", "changed", "remote-missing", "resumed", ...
 	Size   int64  // the file's plaintext size, when known
 	Bytes  int64  // bytes moved, for progress and done events
+	Count  int    // files, for scan events
 	Err    error  // for fail and warn events
 }
 

@@ -73,6 +73,11 @@ func Restore(ctx context.Context, db *catalog.DB, store Store, opts RestoreOptio
 		return sum, fmt.Errorf("restore: read catalog: %w", err)
 	}
 	sum.Files = len(rows)
+	var total int64
+	for _, f := range rows {
+		total += f.Size
+	}
+	r.report(Event{Kind: EventScan, Count: len(rows), Size: total})
 	work := make(chan catalog.File)
 	results := make(chan restoreResult)
 	g, gctx := errgroup.WithContext(ctx)
@@ -160,7 +165,8 @@ func restoreFile(ctx context.Context, root *os.Root, store Store, f catalog.File
 	if err != nil {
 		return 0, false, err
 	}
-	n, err := download(ctx, store, f, ids, out)
+	r.report(Event{Kind: EventStart, Path: f.Path, Size: f.Size})
+	n, err := download(ctx, store, f, ids, &progressWriter{w: out, path: f.Path, report: r})
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -171,8 +177,21 @@ func restoreFile(ctx context.Context, root *os.Root, store Store, f catalog.File
 		_ = root.Remove(tmp)
 		return 0, false, err
 	}
-	r.report(Event{Kind: EventProgress, Path: f.Path, Bytes: n})
 	return n, false, nil
+}
+
+// progressWriter reports the bytes written through it as progress events,
+// one per write (io.Copy writes 32 KiB at a time).
+type progressWriter struct {
+	w      io.Writer
+	path   string
+	report *reporter
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.report.report(Event{Kind: EventProgress, Path: p.path, Bytes: int64(n)})
+	return n, err
 }
 
 // tempName is a fresh name next to rel for the file being written.

@@ -30,20 +30,29 @@ type Options struct {
 	// prefix that the catalog does not know are aborted (0 = never).
 	AbortUploadsAfter time.Duration
 	// Skip excludes paths (directories end without "/"; dir says which).
-	Skip   func(rel string, dir bool) bool
-	Report Reporter
+	Skip func(rel string, dir bool) bool
+	// Delete removes, after the uploads and only when no file failed, the
+	// objects and catalog rows of files deleted from the source (see
+	// Deletions). Without it they are kept, as a backup should.
+	Delete bool
+	// MaxDelete, with Delete, makes the run fail with ErrTooManyDeletes,
+	// deleting nothing, when more files than this would go; negative: no limit.
+	MaxDelete int
+	Report    Reporter
 }
 
 // Summary counts what a sync did.
 type Summary struct {
 	Files          int   // regular files in the source
-	Uploaded       int   // files uploaded
+	Uploaded       int   // files uploaded (with DryRun: files that would be)
 	Skipped        int   // files that needed nothing
 	Recorded       int   // files whose stat changed but content did not
 	Failed         int   // files that failed (see the fail events)
 	Warnings       int   // paths passed over (symlinks, special files)
+	Deleted        int   // files whose object was deleted (dry run: would be)
 	BytesSent      int64 // ciphertext bytes sent in this run
 	PlainBytes     int64 // plaintext bytes of the uploaded files
+	SavedBytes     int64 // plaintext bytes of the files not uploaded because unchanged
 	StaleUploads   int   // unknown multipart uploads found under the prefix
 	AbortedUploads int   // of which were aborted
 }
@@ -84,10 +93,14 @@ func Sync(ctx context.Context, db *catalog.DB, store Store, opts Options) (Summa
 	}
 
 	var entries []Entry
+	var reported []string // paths the scan failed on or passed over
 	var remote map[string]Remote
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		entries, err = Scan(gctx, opts.Source, opts.skip(), cr.report)
+		entries, err = Scan(gctx, opts.Source, opts.skip(), func(e Event) {
+			reported = append(reported, e.Path)
+			cr.report(e)
+		})
 		return err
 	})
 	g.Go(func() (err error) {
@@ -98,11 +111,30 @@ func Sync(ctx context.Context, db *catalog.DB, store Store, opts Options) (Summa
 		return sum, err
 	}
 	sum.Files = len(entries)
+	cr.report(scanEvent(entries))
 	if err := settleUploads(ctx, db, store, opts, &sum, cr); err != nil {
 		return sum, err
 	}
 	err := execute(ctx, db, store, opts, entries, remote, &sum, cr)
+	if err != nil || !opts.Delete {
+		return sum, err
+	}
+	if sum.Failed > 0 {
+		cr.report(Event{Kind: EventInfo, Reason: "delete-skipped",
+			Err: fmt.Errorf("no object deleted: %d files failed in this run", sum.Failed)})
+		return sum, nil
+	}
+	err = deleteGone(ctx, db, store, opts, DeleteInput{Scanned: entries, Reported: reported, Skip: opts.skip()}, &sum, cr)
 	return sum, err
+}
+
+// scanEvent announces the files a run will look at and their total size.
+func scanEvent(entries []Entry) Event {
+	var total int64
+	for _, e := range entries {
+		total += e.Size
+	}
+	return Event{Kind: EventScan, Count: len(entries), Size: total}
 }
 
 // skip combines the user's filter with the paths s3seal reserves.
@@ -160,7 +192,9 @@ func execute(ctx context.Context, db *catalog.DB, store Store, opts Options, ent
 			return nil
 		})
 	}
+	stopFlushing := flushEvery(batch, 5*time.Second)
 	err := g.Wait()
+	stopFlushing()
 	if ferr := batch.Flush(); ferr != nil {
 		err = errors.Join(err, fmt.Errorf("record uploads: %w", ferr))
 	}
@@ -187,4 +221,26 @@ func (o Options) objectKey(rel string) (string, error) {
 		return "", fmt.Errorf("object key is %d bytes, over S3's limit of 1,024; use hidden names to back it up", len(key))
 	}
 	return key, nil
+}
+
+// flushEvery commits batch every interval until the returned func is called,
+// so that a killed run forgets at most a few seconds of small uploads.
+// Errors are left to the final Flush, which retries the rows.
+func flushEvery(batch *catalog.Batch, interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				_ = batch.Flush()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
 }

@@ -47,7 +47,7 @@ func (w *worker) decideAll(ctx context.Context, entries []Entry, tasks chan<- ta
 		}
 		t.dec = Decide(w.input(t, nil))
 		if t.dec.Action == Skip {
-			w.count(func(s *Summary) { s.Skipped++ })
+			w.skipped(t)
 			continue
 		}
 		select {
@@ -88,20 +88,35 @@ func (w *worker) run(ctx context.Context, t task) {
 	}
 	switch t.dec.Action {
 	case Skip:
-		w.count(func(s *Summary) { s.Skipped++ })
+		w.skipped(t)
 	case Record:
 		w.record(t, catalog.File{PlainMD5: t.row.PlainMD5, ObjectKey: t.row.ObjectKey,
 			ETag: t.row.ETag, CipherSize: t.row.CipherSize, UploadedAt: t.row.UploadedAt})
-		w.count(func(s *Summary) { s.Recorded++ })
+		w.skipped(t)
 	case Upload:
 		w.upload(ctx, t)
 	}
+}
+
+// skipped counts and reports a file that needs no upload: Skip, or Record
+// (reason "touched": only its catalog row was refreshed).
+func (w *worker) skipped(t task) {
+	w.count(func(s *Summary) {
+		if t.dec.Action == Record {
+			s.Recorded++
+		} else {
+			s.Skipped++
+		}
+		s.SavedBytes += t.entry.Size
+	})
+	w.report.report(Event{Kind: EventSkip, Path: t.entry.Path, Reason: t.dec.Reason, Size: t.entry.Size})
 }
 
 // upload sends one file and records it once the server confirmed it.
 func (w *worker) upload(ctx context.Context, t task) {
 	w.report.report(Event{Kind: EventPlan, Path: t.entry.Path, Reason: t.dec.Reason, Size: t.entry.Size})
 	if w.opts.DryRun {
+		w.count(func(s *Summary) { s.Uploaded++; s.PlainBytes += t.entry.Size })
 		return
 	}
 	base, err := statEntry(w.opts.Source, t.entry.Path)
@@ -122,6 +137,13 @@ func (w *worker) upload(ctx context.Context, t task) {
 	w.record(t, catalog.File{PlainMD5: res.plainMD5, ObjectKey: t.key, ETag: res.etag,
 		CipherSize: res.cipherSize, UploadedAt: time.Now().Unix()})
 	if res.multipart {
+		// The row must be committed before the in-flight upload is
+		// forgotten: a crash in between would otherwise lose both, and the
+		// next run would send the whole file again.
+		if err := w.batch.Flush(); err != nil {
+			w.fail(t, fmt.Errorf("record in catalog: %w", err))
+			return
+		}
 		if err := w.db.DeleteUpload(t.entry.Path); err != nil {
 			w.fail(t, err)
 			return

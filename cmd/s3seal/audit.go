@@ -106,6 +106,7 @@ func runAudit(ctx context.Context, o *auditOptions, src, dst string) error {
 	}
 	defer db.Close()
 	out := o.out.printer(false)
+	defer out.finish()
 	start := time.Now()
 	rep, err := sync.Audit(ctx, db, st, sync.AuditOptions{
 		Source: source, Prefix: t.Prefix, Target: t.String(),
@@ -154,6 +155,7 @@ func auditEvents(p *printer) sync.Reporter {
 			p.event(e)
 			return
 		}
+		p.progress.event(e)
 		switch {
 		case p.opts.json:
 			p.writeJSON(jsonEvent{Type: string(e.Kind), Path: e.Path, Reason: e.Reason, Size: e.Size, Bytes: e.Bytes})
@@ -175,6 +177,7 @@ type jsonFinding struct {
 // printAudit writes the findings (a table grouped by category, or one JSON
 // object each) and the summary.
 func printAudit(p *printer, rep sync.AuditReport, deep bool, d time.Duration) {
+	p.finish()
 	counts := make(map[string]int)
 	for _, f := range rep.Findings {
 		counts[f.Category]++

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,65 +11,110 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/s3seal/s3seal/sync"
+	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // outputOptions choose how a command reports.
 type outputOptions struct {
-	verbose bool
-	quiet   bool
-	json    bool
+	verbose          bool
+	quiet            bool
+	json             bool
+	progressInterval time.Duration
 }
 
 func (o *outputOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print every file transferred")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only errors")
-	fs.BoolVar(&o.json, "json", false, "print one JSON object per line (events and a summary) on standard output")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only errors (no progress)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object per line (events and a summary) on standard output; see docs/json.md")
+	fs.DurationVar(&o.progressInterval, "progress-interval", 5*time.Second, "when standard error is not a terminal, print a progress line this often (0: never)")
+	_ = fs.MarkHidden("progress-interval")
 }
 
-// printer renders engine events.
+// printer renders engine events, and the progress of the run on standard
+// error (see progress).
 type printer struct {
-	opts   outputOptions
-	dryRun bool
-	stdout io.Writer
-	stderr io.Writer
+	opts     outputOptions
+	dryRun   bool
+	stdout   io.Writer
+	stderr   io.Writer
+	progress *progress
+	archived int // failures on archived objects, explained once
 }
 
 func (o outputOptions) printer(dryRun bool) *printer {
-	return &printer{opts: o, dryRun: dryRun, stdout: os.Stdout, stderr: os.Stderr}
+	p := &printer{opts: o, dryRun: dryRun, stdout: os.Stdout, stderr: os.Stderr}
+	tty := stderrIsTerminal()
+	switch {
+	case o.quiet:
+	case tty:
+		p.progress = newProgress(os.Stderr, true, 0)
+		p.stderr = lineWriter{p.progress, os.Stderr}
+		if stdoutIsTerminal() && !o.json {
+			p.stdout = lineWriter{p.progress, os.Stdout}
+		}
+	case !o.json:
+		// Not a terminal: plain lines; --json is progress enough.
+		p.progress = newProgress(os.Stderr, false, o.progressInterval)
+	}
+	return p
 }
 
-// jsonEvent is the --json form of an event; see docs/usage.md.
+// finish stops the progress display; call it before printing a summary.
+func (p *printer) finish() { p.progress.close() }
+
+// jsonEvent is the --json form of an event; see docs/json.md, whose tables
+// the tests check every emitted event against.
 type jsonEvent struct {
 	Type   string `json:"type"`
 	Path   string `json:"path,omitempty"`
 	Reason string `json:"reason,omitempty"`
-	Size   int64  `json:"size,omitempty"`
-	Bytes  int64  `json:"bytes,omitempty"`
+	Size   int64  `json:"size"`
+	Bytes  int64  `json:"bytes"`
 	Error  string `json:"error,omitempty"`
 }
 
+// jsonScan is the --json form of a scan event.
+type jsonScan struct {
+	Type  string `json:"type"`
+	Files int    `json:"files"`
+	Size  int64  `json:"size"`
+}
+
 func (p *printer) event(e sync.Event) {
+	p.progress.event(e)
 	if p.opts.json {
-		if e.Kind == sync.EventProgress {
-			return
+		switch e.Kind {
+		case sync.EventProgress:
+		case sync.EventScan:
+			p.writeJSON(jsonScan{Type: string(e.Kind), Files: e.Count, Size: e.Size})
+		default:
+			je := jsonEvent{Type: string(e.Kind), Path: e.Path, Reason: e.Reason, Size: e.Size, Bytes: e.Bytes}
+			if e.Err != nil {
+				je.Error = e.Err.Error()
+			}
+			p.writeJSON(je)
 		}
-		je := jsonEvent{Type: string(e.Kind), Path: e.Path, Reason: e.Reason, Size: e.Size, Bytes: e.Bytes}
-		if e.Err != nil {
-			je.Error = e.Err.Error()
-		}
-		p.writeJSON(je)
 		return
 	}
 	switch e.Kind {
 	case sync.EventFail:
 		fmt.Fprintf(p.stderr, "s3seal: error: %s: %v\n", quote(e.Path), e.Err)
+		p.explainArchived(e.Err)
 	case sync.EventWarn:
 		if !p.opts.quiet {
 			fmt.Fprintf(p.stderr, "s3seal: warning: %s: %v\n", quote(e.Path), e.Err)
 		}
 	case sync.EventPlan:
-		if p.dryRun && !p.opts.quiet {
+		switch {
+		case !p.dryRun || p.opts.quiet:
+		case e.Reason == "delete":
+			fmt.Fprintf(p.stdout, "would delete %s (%s)\n", quote(e.Path), size(e.Size))
+		default:
 			fmt.Fprintf(p.stdout, "would upload %s (%s, %s)\n", quote(e.Path), e.Reason, size(e.Size))
+		}
+	case sync.EventDelete:
+		if p.opts.verbose {
+			fmt.Fprintf(p.stdout, "deleted %s (%s)\n", quote(e.Path), size(e.Size))
 		}
 	case sync.EventDone:
 		if p.opts.verbose {
@@ -79,7 +125,9 @@ func (p *printer) event(e sync.Event) {
 			fmt.Fprintf(p.stdout, "skipped %s (%s)\n", quote(e.Path), e.Reason)
 		}
 	case sync.EventInfo:
-		if p.opts.verbose || e.Reason == "unknown-upload" {
+		if e.Reason == "delete-skipped" && !p.opts.quiet {
+			fmt.Fprintf(p.stderr, "s3seal: warning: %v\n", e.Err)
+		} else if p.opts.verbose || e.Reason == "unknown-upload" {
 			msg := e.Reason
 			if e.Err != nil {
 				msg = e.Err.Error()
@@ -87,6 +135,27 @@ func (p *printer) event(e sync.Event) {
 			fmt.Fprintf(p.stderr, "s3seal: %s: %s\n", quote(e.Path), msg)
 		}
 	}
+}
+
+// explainArchived says, once per run, what to do about objects in an
+// archive storage class, which must be restored before they can be read.
+func (p *printer) explainArchived(err error) {
+	if !errors.Is(err, s3store.ErrInvalidObjectState) {
+		return
+	}
+	p.archived++
+	if p.archived > 1 {
+		return
+	}
+	for _, h := range archivedHints {
+		fmt.Fprintf(p.stderr, "s3seal: hint: %s\n", h)
+	}
+}
+
+var archivedHints = []string{
+	"objects in the GLACIER or DEEP_ARCHIVE storage class must be restored before they can be read",
+	"request a temporary copy of each, for example: aws s3api restore-object --bucket BUCKET --key KEY --restore-request Days=7",
+	"wait until it is ready (minutes to 12 hours for GLACIER, up to 48 hours for DEEP_ARCHIVE), then run this command again: finished files are skipped",
 }
 
 func doneVerb(e sync.Event) string {
@@ -102,10 +171,12 @@ func (p *printer) writeJSON(v any) {
 }
 
 func (p *printer) syncSummary(s sync.Summary, d time.Duration) {
+	p.finish()
 	if p.opts.json {
 		p.writeJSON(map[string]any{"type": "summary", "files": s.Files, "uploaded": s.Uploaded,
-			"unchanged": s.Skipped + s.Recorded, "failed": s.Failed, "warnings": s.Warnings,
-			"bytes_sent": s.BytesSent, "plain_bytes": s.PlainBytes, "seconds": d.Seconds(), "dry_run": p.dryRun})
+			"unchanged": s.Skipped + s.Recorded, "failed": s.Failed, "warnings": s.Warnings, "deleted": s.Deleted,
+			"bytes_sent": s.BytesSent, "plain_bytes": s.PlainBytes, "bytes_saved": s.SavedBytes,
+			"seconds": d.Seconds(), "dry_run": p.dryRun})
 		return
 	}
 	if p.opts.quiet {
@@ -115,11 +186,19 @@ func (p *printer) syncSummary(s sync.Summary, d time.Duration) {
 	if p.dryRun {
 		verb = "to upload"
 	}
-	fmt.Fprintf(p.stderr, "s3seal: %d files: %d %s (%s sent), %d unchanged, %d failed, in %s\n",
-		s.Files, s.Uploaded, verb, size(s.BytesSent), s.Skipped+s.Recorded, s.Failed, d.Round(time.Millisecond))
+	deleted := ""
+	if s.Deleted > 0 {
+		deleted = fmt.Sprintf(", %d deleted", s.Deleted)
+		if p.dryRun {
+			deleted = fmt.Sprintf(", %d to delete", s.Deleted)
+		}
+	}
+	fmt.Fprintf(p.stderr, "s3seal: %d files: %d %s (%s sent), %d unchanged%s, %d failed, in %s\n",
+		s.Files, s.Uploaded, verb, size(s.BytesSent), s.Skipped+s.Recorded, deleted, s.Failed, d.Round(time.Millisecond))
 }
 
 func (p *printer) restoreSummary(s sync.RestoreSummary, d time.Duration) {
+	p.finish()
 	if p.opts.json {
 		p.writeJSON(map[string]any{"type": "summary", "files": s.Files, "restored": s.Restored,
 			"skipped": s.Skipped, "failed": s.Failed, "bytes": s.Bytes, "seconds": d.Seconds()})

@@ -21,10 +21,10 @@ import (
 func privateTree(t *testing.T, src string) []string {
 	t.Helper()
 	files := map[string]string{
-		"my-credit-card-number.txt":          "4111 1111 1111 1111\n",
-		"medical/diagnosis-2024.pdf":         strings.Repeat("confidential ", 300),
-		"medical/scans/mri_knee.dicom":       strings.Repeat("\x00\x01scan", 20000),
-		"taxes/fy2023/return.xlsx":             "numbers",
+		"my-credit-card-number.txt":        "4111 1111 1111 1111\n",
+		"medical/diagnosis-2024.pdf":       strings.Repeat("confidential ", 300),
+		"medical/scans/mri_knee.dicom":     strings.Repeat("\x00\x01scan", 20000),
+		"taxes/fy2023/return.xlsx":         "numbers",
 		"diary/entries/2024-06-01 éà日記.md": "dear diary\n",
 	}
 	var paths []string

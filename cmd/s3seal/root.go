@@ -26,7 +26,8 @@ ETag of its ciphertext, so only changed files are uploaded.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newSyncCommand(), newRestoreCommand(), newAuditCommand(), newCatalogCommand(), newVersionCommand())
+	root.AddCommand(newSyncCommand(), newRestoreCommand(), newAuditCommand(), newCatalogCommand(), newConfigCommand(), newVersionCommand(),
+		newReferenceCommand())
 	root.SetUsageTemplate(root.UsageTemplate() + "\n" + exitCodesHelp)
 	return root
 }

@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/sync"
@@ -20,6 +22,8 @@ type syncOptions struct {
 	s3           s3Options
 	keys         keyOptions
 	out          outputOptions
+	filter       filterOptions
+	configPath   string
 	catalogPath  string
 	dryRun       bool
 	checksum     bool
@@ -30,12 +34,14 @@ type syncOptions struct {
 	noMirror     bool
 	storageClass string
 	abortAfter   time.Duration
+	delete       bool
+	maxDelete    int
 }
 
 func newSyncCommand() *cobra.Command {
 	var o syncOptions
 	cmd := &cobra.Command{
-		Use:   "sync SRC s3://BUCKET[/PREFIX]",
+		Use:   "sync (SRC s3://BUCKET[/PREFIX] | NAME)",
 		Short: "Encrypt new and changed files of SRC and upload them",
 		Long: `Sync uploads the new and changed files of SRC, each encrypted on this machine
 as a standard age file, and records what it uploaded in a local catalog.
@@ -48,13 +54,39 @@ multipart uploads that an interrupted run resumes. After a sync the catalog is
 mirrored, encrypted, to PREFIX/.s3seal/ so another machine can continue.
 
 Object names are hidden (opaque fixed-length keys) for new targets unless
---plain-names is given; a target keeps the naming it was created with.`,
+--plain-names is given; a target keeps the naming it was created with.
+
+Files are left out with --exclude, --exclude-from and the patterns in
+SRC/.s3sealignore (globs with ** for any depth; --include makes exceptions);
+excluded files are never opened. Files deleted from SRC keep their objects
+unless --delete is given; excluded files are never deleted.
+
+With one argument, NAME, the source, target, keys and options come from
+[targets.NAME] in the config file ('s3seal config path' prints where it is);
+flags on the command line override it.`,
 		Example: `  s3seal sync ~/archive s3://my-bucket/archive -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
   s3seal sync ~/archive s3://my-bucket/archive -R ~/.config/s3seal/recipients.txt --dry-run
   s3seal sync ~/archive s3://my-bucket/archive -S --passphrase-file ~/.config/s3seal/passphrase
-  s3seal sync ./data s3://backups/data -R recipients.txt --endpoint http://127.0.0.1:7070 -c`,
-		Args: exactArgs(2),
+  s3seal sync ~/archive s3://my-bucket/archive -R recipients.txt --exclude '*.tmp' --exclude '**/node_modules/'
+  s3seal sync ~/archive s3://my-bucket/archive -R recipients.txt --delete --max-delete 100
+  s3seal sync ~/archive s3://my-bucket/archive -R recipients.txt --storage-class DEEP_ARCHIVE
+  s3seal sync ./data s3://backups/data -R recipients.txt --endpoint http://127.0.0.1:7070 -c
+  s3seal sync photos                 # the target named photos in the config file
+  s3seal sync photos --dry-run -v    # the same, with a flag added`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 && len(args) != 2 {
+				return usagef("sync takes SRC and a target, or the NAME of a configured target; got %d arguments", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				src, dst, err := o.named(cmd.Flags(), args[0])
+				if err != nil {
+					return err
+				}
+				args = []string{src, dst}
+			}
 			return runSync(cmd.Context(), &o, args[0], args[1])
 		},
 	}
@@ -62,6 +94,8 @@ Object names are hidden (opaque fixed-length keys) for new targets unless
 	o.s3.addFlags(fs, true)
 	o.keys.addEncryptFlags(fs)
 	o.out.addFlags(fs)
+	o.filter.addFlags(fs)
+	fs.StringVar(&o.configPath, "config", "", "with NAME: read the named target from `FILE` instead of the default config file")
 	fs.StringVar(&o.catalogPath, "catalog", "", "catalog `FILE` (default: one per source and target under the user's data directory)")
 	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print what would be uploaded; change nothing anywhere")
 	fs.BoolVar(&o.checksum, "checksum", false, "hash every file instead of trusting unchanged stat")
@@ -70,7 +104,9 @@ Object names are hidden (opaque fixed-length keys) for new targets unless
 	fs.BoolVar(&o.plainNames, "plain-names", false, "new target: readable object keys (PREFIX/path); the default hides names")
 	fs.BoolVar(&o.hiddenNames, "hidden-names", false, "insist on hidden object names")
 	fs.BoolVar(&o.noMirror, "no-mirror", false, "do not upload the encrypted catalog mirror after the sync")
-	fs.StringVar(&o.storageClass, "storage-class", "", "S3 storage class for file objects (STANDARD, STANDARD_IA, GLACIER_IR, ...)")
+	fs.StringVar(&o.storageClass, "storage-class", "", "S3 storage class of file objects: "+strings.Join(storageClasses, ", ")+" (the catalog mirror stays STANDARD)")
+	fs.BoolVar(&o.delete, "delete", false, "delete the objects of files deleted from SRC (default: keep them)")
+	fs.IntVar(&o.maxDelete, "max-delete", -1, "with --delete, delete nothing and fail when more than `N` files would go (-1: no limit)")
 	fs.DurationVar(&o.abortAfter, "abort-uploads-after", 24*time.Hour, "abort multipart uploads under the prefix unknown to the catalog once this old (0: never)")
 	return cmd
 }
@@ -86,6 +122,9 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	if o.jobs < 1 {
 		return usagef("--jobs must be at least 1")
 	}
+	if err := checkStorageClass(o.storageClass); err != nil {
+		return err
+	}
 	source, err := filepath.Abs(src)
 	if err != nil {
 		return err
@@ -94,6 +133,10 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		return withHint(fmt.Errorf("source folder: %w", err), "check the path of the folder to back up")
 	} else if !fi.IsDir() {
 		return usagef("source %s is not a folder", source)
+	}
+	filter, err := o.filter.filter(source)
+	if err != nil {
+		return err
 	}
 	st, err := o.s3.store(ctx, t, o.dryRun)
 	if err != nil {
@@ -135,16 +178,24 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		Checksum: o.checksum, DryRun: o.dryRun, Jobs: o.jobs, PartSize: o.partSize,
 		PutOptions:        s3store.PutOptions{StorageClass: o.storageClass},
 		AbortUploadsAfter: o.abortAfter,
+		Skip:              filter.Skip,
+		Delete:            o.delete,
+		MaxDelete:         o.maxDelete,
 		Report:            out.event,
 	})
 	out.syncSummary(sum, time.Since(start))
-	if err != nil {
+	tooMany := errors.Is(err, sync.ErrTooManyDeletes) // the uploads were recorded: mirror them
+	if err != nil && !tooMany {
 		return err
 	}
 	if !o.dryRun && !o.noMirror {
 		if err := sync.PushCatalog(ctx, db, st, t.Prefix, recipients); err != nil {
 			return err
 		}
+	}
+	if tooMany {
+		return withHint(err, "check that SRC is the right folder and is mounted",
+			"if the deletions are intended, run again with a higher --max-delete, or first with --dry-run to list them")
 	}
 	if sum.Failed > 0 {
 		return exitStatus{exitPartial}
@@ -191,4 +242,35 @@ func refuseFreshCatalog(ctx context.Context, path string, st *s3store.Store, t t
 	}
 	return withHint(fmt.Errorf("%s already holds a backup, and this catalog (%s) is new", t, path),
 		fmt.Sprintf("run 's3seal catalog pull %s -i KEY --catalog %s' first, so that nothing is uploaded twice", t, path))
+}
+
+// storageClasses are the values --storage-class accepts.
+var storageClasses = []string{"STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"}
+
+func checkStorageClass(class string) error {
+	if class == "" {
+		return nil
+	}
+	for _, c := range storageClasses {
+		if class == c {
+			return nil
+		}
+	}
+	return withHint(usagef("unknown storage class %q", class), "choose one of "+strings.Join(storageClasses, ", "))
+}
+
+// named reads the configured target NAME into the flags the command line
+// left unset, and returns its source and target.
+func (o *syncOptions) named(fs *pflag.FlagSet, name string) (src, dst string, err error) {
+	path := o.configPath
+	if path == "" {
+		if path, err = defaultConfigPath(); err != nil {
+			return "", "", err
+		}
+	}
+	settings, err := targetSettings(path, name)
+	if err != nil {
+		return "", "", err
+	}
+	return applySettings(fs, settings, "targets."+name, filepath.Dir(path))
 }
