@@ -12,10 +12,10 @@ import (
 	"os"
 	"path"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"filippo.io/age"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
@@ -78,55 +78,29 @@ func Restore(ctx context.Context, db *catalog.DB, store Store, opts RestoreOptio
 		total += f.Size
 	}
 	r.report(Event{Kind: EventScan, Count: len(rows), Size: total})
-	work := make(chan catalog.File)
-	results := make(chan restoreResult)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(work)
-		for _, f := range rows {
-			select {
-			case work <- f:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
-	})
-	var wg errgroup.Group
-	for range opts.Jobs {
-		wg.Go(func() error {
-			for f := range work {
-				n, skipped, err := restoreFile(gctx, root, store, f, opts.Identities, r)
-				results <- restoreResult{f, n, skipped, err}
-			}
-			return nil
-		})
-	}
-	go func() { wg.Wait(); close(results) }()
-	for res := range results {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var mu gosync.Mutex // guards sum
+	forEach(ctx, opts.Jobs, rows, func(f catalog.File) {
+		n, skipped, err := restoreFile(ctx, root, store, f, opts.Identities, r)
+		mu.Lock()
+		defer mu.Unlock()
 		switch {
-		case res.err == nil && res.skipped:
+		case err == nil && skipped:
 			sum.Skipped++
-			r.report(Event{Kind: EventSkip, Path: res.file.Path, Reason: "restored", Size: res.file.Size})
-		case res.err == nil:
+			r.report(Event{Kind: EventSkip, Path: f.Path, Reason: "restored", Size: f.Size})
+		case err == nil:
 			sum.Restored++
-			sum.Bytes += res.bytes
-			r.report(Event{Kind: EventDone, Path: res.file.Path, Size: res.file.Size, Bytes: res.bytes})
-		case errors.Is(res.err, cipher.ErrWrongIdentity):
-			g.Go(func() error { return fmt.Errorf("restore %s: %w", res.file.Path, res.err) })
-		case gctx.Err() == nil:
+			sum.Bytes += n
+			r.report(Event{Kind: EventDone, Path: f.Path, Size: f.Size, Bytes: n})
+		case errors.Is(err, cipher.ErrWrongIdentity):
+			cancel(fmt.Errorf("restore %s: %w", f.Path, err))
+		case ctx.Err() == nil:
 			sum.Failed++
-			r.report(Event{Kind: EventFail, Path: res.file.Path, Size: res.file.Size, Err: res.err})
+			r.report(Event{Kind: EventFail, Path: f.Path, Size: f.Size, Err: err})
 		}
-	}
-	return sum, g.Wait()
-}
-
-type restoreResult struct {
-	file    catalog.File
-	bytes   int64
-	skipped bool
-	err     error
+	})
+	return sum, context.Cause(ctx)
 }
 
 // CheckPath returns an error wrapping ErrUnsafePath unless rel is a clean,
