@@ -226,3 +226,34 @@ func (e *env) mirrorPlaintext(t *testing.T, passphrase string, symmetric bool) [
 	}
 	return b
 }
+
+// TestPlainNamesTooLong gives a per-file error for a path whose plain key
+// would pass S3's 1,024-byte limit, backs up the rest, and backs the same
+// path up without trouble under hidden names.
+func TestPlainNamesTooLong(t *testing.T) {
+	long := strings.Repeat("d", 210) + "/" + strings.Repeat("e", 210) + "/" + strings.Repeat("f", 210) + "/" +
+		strings.Repeat("g", 210) + "/" + strings.Repeat("h", 210) + "/file.txt"
+	for _, naming := range []string{"--plain-names", "--hidden-names"} {
+		e := newEnv(t)
+		writeFile(t, filepath.Join(e.src, filepath.FromSlash(long)), []byte("deep"))
+		writeFile(t, filepath.Join(e.src, "short.txt"), []byte("short"))
+		res := e.run("sync", e.src, e.target, "-r", e.recipient, "--endpoint", e.srv.Endpoint, "--catalog", e.catalog, "--json", naming)
+		if naming == "--hidden-names" {
+			if res.code != 0 {
+				t.Fatalf("hidden names: exit %d\n%s", res.code, res.stderr)
+			}
+			assertSameTree(t, e.src, e.restore())
+			continue
+		}
+		if res.code != 3 {
+			t.Fatalf("plain names with a 1,069-byte path: exit %d; want 3\n%s", res.code, res.stderr)
+		}
+		fails := events(t, res.stdout, "fail")
+		if len(fails) != 1 || fails[0]["path"] != long || !strings.Contains(fails[0]["error"].(string), "1,024") {
+			t.Errorf("fail events = %v; want one for the long path naming S3's 1,024-byte limit", fails)
+		}
+		if objs := e.objects(); len(objs) != 1 || objs[0].Key != e.prefix+"/short.txt" {
+			t.Errorf("objects after the plain-name sync = %v; want only short.txt", objs)
+		}
+	}
+}
