@@ -1,6 +1,7 @@
 # Developer and CI entry points. `make test` is what CI runs (.ci/run).
 
 GO ?= go
+SHELL := /bin/bash
 
 .PHONY: build deps test vet fmt-check fuzz demo
 
@@ -10,8 +11,10 @@ build:
 deps:
 	scripts/install-deps.sh
 
+# -v shows each test by name (the S3 ones say which gateway they talk to);
+# the RUN/PAUSE/CONT lines are dropped to keep the log readable.
 test: deps vet fmt-check
-	$(GO) test -race -count=1 ./...
+	set -o pipefail; $(GO) test -race -count=1 -v ./... 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
 	scripts/fuzz.sh
 
 vet:

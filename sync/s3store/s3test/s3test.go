@@ -56,6 +56,9 @@ func Main(m *testing.M) int {
 	startMutex.Lock()
 	if runsTests(os.Args[1:]) {
 		server, startErr = Start()
+		if server != nil {
+			fmt.Fprintf(os.Stderr, "s3test: versitygw (posix backend) serving %s\n", server.Endpoint)
+		}
 	} else {
 		startErr = errors.New("no server in a fuzzing worker or a run of no tests")
 	}
