@@ -178,7 +178,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		Checksum: o.checksum, DryRun: o.dryRun, Jobs: o.jobs, PartSize: o.partSize,
 		PutOptions:        s3store.PutOptions{StorageClass: o.storageClass},
 		AbortUploadsAfter: o.abortAfter,
-		Skip:              filter.Skip,
+		Skip:              skipCatalog(source, path, filter.Skip),
 		Delete:            o.delete,
 		MaxDelete:         o.maxDelete,
 		Report:            out.event,
@@ -273,4 +273,26 @@ func (o *syncOptions) named(fs *pflag.FlagSet, name string) (src, dst string, er
 		return "", "", err
 	}
 	return applySettings(fs, settings, "targets."+name, filepath.Dir(path))
+}
+
+// skipCatalog adds the catalog's own files to skip when the catalog lives
+// inside the source (a backup of a whole home folder): they change while the
+// sync runs, and backing them up would make every run fail on them.
+func skipCatalog(source, catalogPath string, skip func(string, bool) bool) func(string, bool) bool {
+	rel, err := filepath.Rel(source, catalogPath)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return skip
+	}
+	rel = filepath.ToSlash(rel)
+	return func(p string, dir bool) bool {
+		if !dir {
+			if suffix, ok := strings.CutPrefix(p, rel); ok {
+				switch suffix {
+				case "", "-wal", "-shm", "-journal", ".lock":
+					return true
+				}
+			}
+		}
+		return skip(p, dir)
+	}
 }

@@ -187,3 +187,19 @@ func TestPassphraseNotInArgs(t *testing.T) {
 	}
 	assertSameTree(t, e.src, dest)
 }
+
+// TestCatalogInsideSource backs up a folder that holds the catalog itself
+// (a whole home folder, say): the catalog's files are left out, not failed.
+func TestCatalogInsideSource(t *testing.T) {
+	e := newEnv(t)
+	writeFile(t, filepath.Join(e.src, "doc.txt"), []byte("text"))
+	e.catalog = filepath.Join(e.src, ".local", "share", "catalog.db")
+	for run := range 2 {
+		if s := e.sync(0); s.Failed != 0 || s.Files != 1 {
+			t.Fatalf("sync %d with the catalog inside the source: %+v; want 1 file, no failure", run+1, s)
+		}
+	}
+	if objs := e.objects(); len(objs) != 1 {
+		t.Errorf("bucket holds %d file objects; want 1 (the catalog's files left out)", len(objs))
+	}
+}
