@@ -93,7 +93,7 @@ func hintsFor(err error) []string {
 	case errors.Is(err, s3store.ErrNoSuchBucket):
 		return []string{"check the bucket name and --region, or pass -c/--create-bucket to create it"}
 	case errors.Is(err, s3store.ErrBadCredentials):
-		return []string{"check the access key and secret key (-a, -s, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or --profile)"}
+		return []string{"set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile with --profile, or pass -a with -s (a prompt); check that the key and secret belong together"}
 	case errors.Is(err, s3store.ErrAccessDenied):
 		return []string{"the credentials work but lack permission on this bucket or prefix; check the bucket policy"}
 	case errors.Is(err, s3store.ErrUnreachable):

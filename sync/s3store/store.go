@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,9 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 )
 
 // Config says which bucket to use and how to reach it.
@@ -138,7 +141,15 @@ func validate(cfg Config) error {
 // us-east-1), profile, and static or default-chain credentials, the latter
 // marked so that their failures classify as ErrBadCredentials.
 func loadAWSConfig(ctx context.Context, cfg Config) (aws.Config, error) {
-	var loadOpts []func(*config.LoadOptions) error
+	// The SDK's own log lines (retries, IMDS fallbacks) would interleave with
+	// s3seal's output; what matters comes back as an error.
+	loadOpts := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
+	if cfg.Endpoint != "" && os.Getenv("AWS_EC2_METADATA_DISABLED") == "" {
+		// An S3-compatible server does not take EC2 instance-role
+		// credentials; asking the metadata service for them only sends
+		// requests off the machine and delays the "no credentials" error.
+		loadOpts = append(loadOpts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
 	if cfg.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(cfg.Region))
 	}
