@@ -3,7 +3,7 @@
 GO ?= go
 SHELL := /bin/bash
 
-.PHONY: build deps test vet fmt-check fuzz demo
+.PHONY: build deps test vet fmt-check fuzz demo bench
 
 build:
 	$(GO) build -o bin/s3seal ./cmd/s3seal
@@ -32,3 +32,9 @@ fuzz:
 
 demo: build
 	scripts/demo.sh
+
+# s3seal next to aws s3 sync, rclone crypt and restic on generated workloads,
+# against a local gateway (scripts/bench/run.sh; installs the peers with
+# apt-get). Not part of `make test`: it takes about a quarter of an hour.
+bench:
+	scripts/bench/run.sh

@@ -80,11 +80,23 @@ func (e *objectOpenError) Error() string { return e.err.Error() }
 // plaintext's size and MD5.
 func (a *auditState) readObject(ctx context.Context, row catalog.File, tally *deepTally) (int64, [16]byte, error) {
 	var sum [16]byte
-	body, _, err := a.store.Get(ctx, row.ObjectKey)
+	body, size, err := a.store.Get(ctx, row.ObjectKey)
 	if err != nil {
 		return 0, sum, &objectOpenError{err}
 	}
 	defer body.Close()
+	whole := &wholeBody{r: body, key: row.ObjectKey, size: size}
+	n, sum, err := a.decryptObject(ctx, whole, tally)
+	if whole.err != nil {
+		return n, sum, &objectOpenError{whole.err}
+	}
+	return n, sum, err
+}
+
+// decryptObject decrypts an object's body and returns the plaintext's size
+// and MD5.
+func (a *auditState) decryptObject(ctx context.Context, body io.Reader, tally *deepTally) (int64, [16]byte, error) {
+	var sum [16]byte
 	plain, err := cipher.Decrypt(body, a.opts.Identities...)
 	tally.mu.Lock()
 	switch {

@@ -35,7 +35,37 @@ func (p *bufferPool) get(ctx context.Context) ([]byte, error) {
 	}
 }
 
-func (p *bufferPool) put(b []byte) { p.free <- b }
+// smallObjectMax is the largest object that does not take one of the
+// pool's part buffers: its body is allocated for it alone. A run has at most
+// filesInFlight(jobs) of those, a few MiB, so many small files can be in
+// flight at once while the part buffers stay jobs x part size.
+const smallObjectMax = 1 << 20
+
+// filesPerJob is how many files are in flight per --jobs: uploading a small
+// file is mostly waiting for the server's answer, so more of them than part
+// buffers keep the link and the CPU busy.
+const filesPerJob = 4
+
+// filesInFlight returns the number of upload workers for jobs part buffers.
+func filesInFlight(jobs int) int { return jobs * filesPerJob }
+
+// getFor returns a buffer of at least size bytes: a pooled part buffer, or
+// a buffer of its own for an object of at most smallObjectMax bytes.
+func (p *bufferPool) getFor(ctx context.Context, size int64) ([]byte, error) {
+	if size <= smallObjectMax && size < p.size {
+		return make([]byte, size), nil
+	}
+	return p.get(ctx)
+}
+
+// put gives back a buffer from get or getFor; a buffer of getFor's own is
+// left to the garbage collector.
+func (p *bufferPool) put(b []byte) {
+	if int64(cap(b)) != p.size {
+		return
+	}
+	p.free <- b
+}
 
 // hashingReaderAt hashes the bytes of r in order as they are first read
 // through it. Reads may overlap or repeat (a part boundary that cuts an age

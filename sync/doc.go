@@ -24,8 +24,18 @@
 // their objects, then their rows, are removed. Excluded paths and paths the
 // scan could not read are never among them.
 //
+// The catalog is read in batches of 500 paths per query, so a no-change run
+// costs a stat per file and a few hundred queries. A new file of 1 MiB or
+// more whose size some row has is hashed first; if a row has the same
+// plaintext MD5 and the bucket lists its object with the recorded ETag, the
+// file becomes a server-side CopyObject of that ciphertext (a rename or a
+// duplicate costs no upload). Other new files are read once, hashed while
+// they are encrypted.
+//
 // Memory is bounded by the number of jobs times the part size: every upload
-// body comes from a fixed pool of part buffers.
+// body of more than 1 MiB comes from a fixed pool of part buffers. Smaller
+// objects, four files in flight per job, get buffers of their own size, so
+// many small files overlap their round trips without adding part buffers.
 //
 // The engine never prints. It reports progress and per-file outcomes as
 // Events to a callback, and one failed file does not stop the run.

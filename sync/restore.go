@@ -131,15 +131,30 @@ func restoreFile(ctx context.Context, root *os.Root, store Store, f catalog.File
 			return 0, false, err
 		}
 	}
+	r.report(Event{Kind: EventStart, Path: f.Path, Size: f.Size})
+	for attempt := 1; ; attempt++ {
+		n, err := restoreOnce(ctx, root, store, f, ids, r)
+		if err == nil || !errors.Is(err, ErrTransfer) || attempt == downloadAttempts || ctx.Err() != nil {
+			return n, false, err
+		}
+	}
+}
+
+// downloadAttempts is how many times a download whose body broke off is
+// tried; the SDK's retries end when the response headers arrive.
+const downloadAttempts = 3
+
+// restoreOnce downloads f into a new temporary file and renames it into
+// place, or removes it.
+func restoreOnce(ctx context.Context, root *os.Root, store Store, f catalog.File, ids []age.Identity, r *reporter) (int64, error) {
 	tmp, err := tempName(f.Path)
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
 	out, err := root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
-	r.report(Event{Kind: EventStart, Path: f.Path, Size: f.Size})
 	n, err := download(ctx, store, f, ids, &progressWriter{w: out, path: f.Path, report: r})
 	if cerr := out.Close(); err == nil {
 		err = cerr
@@ -149,9 +164,9 @@ func restoreFile(ctx context.Context, root *os.Root, store Store, f catalog.File
 	}
 	if err != nil {
 		_ = root.Remove(tmp)
-		return 0, false, err
+		return 0, err
 	}
-	return n, false, nil
+	return n, nil
 }
 
 // progressWriter reports the bytes written through it as progress events,
@@ -180,7 +195,7 @@ func tempName(rel string) (string, error) {
 // download writes the decrypted object of f to out and checks its size and
 // plaintext MD5 against the catalog.
 func download(ctx context.Context, store Store, f catalog.File, ids []age.Identity, out io.Writer) (int64, error) {
-	body, _, err := store.Get(ctx, f.ObjectKey)
+	body, size, err := store.Get(ctx, f.ObjectKey)
 	if errors.Is(err, s3store.ErrInvalidObjectState) {
 		return 0, fmt.Errorf("%w: restore it from its archive storage class first (S3 RestoreObject), then run restore again", err)
 	}
@@ -188,14 +203,15 @@ func download(ctx context.Context, store Store, f catalog.File, ids []age.Identi
 		return 0, err
 	}
 	defer body.Close()
-	plain, err := cipher.Decrypt(body, ids...)
+	whole := &wholeBody{r: body, key: f.ObjectKey, size: size}
+	plain, err := cipher.Decrypt(whole, ids...)
 	if err != nil {
-		return 0, err
+		return 0, whole.cause(err)
 	}
 	h := md5.New()
 	n, err := io.Copy(io.MultiWriter(out, h), plain)
 	if err != nil {
-		return n, fmt.Errorf("decrypt %s: %w", f.ObjectKey, err)
+		return n, whole.cause(fmt.Errorf("decrypt %s: %w", f.ObjectKey, err))
 	}
 	if n != f.Size || [16]byte(h.Sum(nil)) != f.PlainMD5 {
 		return n, fmt.Errorf("%w: object %s gave %d bytes with md5 %x, catalog says %d bytes with md5 %x",

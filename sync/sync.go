@@ -45,6 +45,7 @@ type Options struct {
 type Summary struct {
 	Files          int   // regular files in the source
 	Uploaded       int   // files uploaded (with DryRun: files that would be)
+	Copied         int   // new files made a server-side copy of an uploaded object with the same content
 	Skipped        int   // files that needed nothing
 	Recorded       int   // files whose stat changed but content did not
 	Failed         int   // files that failed (see the fail events)
@@ -52,7 +53,7 @@ type Summary struct {
 	Deleted        int   // files whose object was deleted (dry run: would be)
 	BytesSent      int64 // ciphertext bytes sent in this run
 	PlainBytes     int64 // plaintext bytes of the uploaded files
-	SavedBytes     int64 // plaintext bytes of the files not uploaded because unchanged
+	SavedBytes     int64 // plaintext bytes of the files not uploaded: unchanged, or copied
 	StaleUploads   int   // unknown multipart uploads found under the prefix
 	AbortedUploads int   // of which were aborted
 }
@@ -184,7 +185,7 @@ func execute(ctx context.Context, db *catalog.DB, store Store, opts Options, ent
 		defer close(tasks)
 		return w.decideAll(gctx, entries, tasks)
 	})
-	for range opts.Jobs {
+	for range filesInFlight(opts.Jobs) {
 		g.Go(func() error {
 			for t := range tasks {
 				w.run(gctx, t)

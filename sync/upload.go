@@ -93,13 +93,13 @@ func (u *uploader) uploadFile(ctx context.Context, root string, base Entry, key 
 
 // putSmall encrypts a file into one buffer and sends it with PutObject.
 func (u *uploader) putSmall(ctx context.Context, root string, f *os.File, base Entry, key string, env *cipher.Envelope) (uploaded, error) {
-	buf, err := u.buffers.get(ctx)
+	plain := newHashingReaderAt(f)
+	ct := cipher.NewCiphertext(env, plain, base.Size)
+	buf, err := u.buffers.getFor(ctx, ct.Size())
 	if err != nil {
 		return uploaded{}, err
 	}
 	defer u.buffers.put(buf)
-	plain := newHashingReaderAt(f)
-	ct := cipher.NewCiphertext(env, plain, base.Size)
 	body := buf[:ct.Size()]
 	if err := readFull(ct, body, 0); err != nil {
 		return uploaded{}, err
@@ -298,9 +298,9 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 			g.Go(func() error { return err })
 			break
 		}
-		sums[i] = md5.Sum(body)
 		number := int32(i + 1)
 		if p, ok := onServer[number]; ok || gone {
+			sums[i] = md5.Sum(body)
 			u.buffers.put(buf)
 			if !gone && (p.ETag != md5Hex(sums[i]) || p.Size != int64(len(body))) {
 				mismatch = fmt.Errorf("%w: part %d", errRestart, number)
@@ -313,6 +313,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 			defer u.buffers.put(buf)
 			p, err := u.sendPart(gctx, up, number, body)
 			parts[i] = p
+			sums[i] = partMD5(p, body)
 			if err == nil {
 				u.report.report(Event{Kind: EventProgress, Path: base.Path, Bytes: p.Size})
 			}
@@ -344,6 +345,18 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 		}
 	}
 	return uploaded{etag: etag, plainMD5: sum, cipherSize: ct.Size(), sent: sent, multipart: true}, nil
+}
+
+// partMD5 returns the MD5 of a part's body. The store has checked that an
+// MD5-shaped ETag is that MD5, so it is read from the ETag rather than
+// computed a second time; other ETags (SSE-KMS) leave the work to md5.Sum.
+func partMD5(p s3store.Part, body []byte) [16]byte {
+	var sum [16]byte
+	if b, err := hex.DecodeString(p.ETag); err == nil && len(b) == len(sum) {
+		copy(sum[:], b)
+		return sum
+	}
+	return md5.Sum(body)
 }
 
 // sendPart uploads one part, trying again a few times when the store's own

@@ -29,34 +29,52 @@ type worker struct {
 
 // decideAll looks every entry up in the catalog and sends the ones that need
 // more than a stat comparison to the workers. The catalog is read here, on
-// one goroutine, so a no-change run is a sequence of indexed lookups.
+// one goroutine, a batch of paths per query, so a no-change run is a few
+// hundred indexed queries for a hundred thousand files.
 func (w *worker) decideAll(ctx context.Context, entries []Entry, tasks chan<- task) error {
-	for _, e := range entries {
-		key, err := w.opts.objectKey(e.Path)
+	const batch = 500
+	paths := make([]string, 0, batch)
+	for start := 0; start < len(entries); start += batch {
+		chunk := entries[start:min(start+batch, len(entries))]
+		paths = paths[:0]
+		for _, e := range chunk {
+			paths = append(paths, e.Path)
+		}
+		rows, err := w.db.LookupMany(paths)
 		if err != nil {
-			w.report.report(Event{Kind: EventFail, Path: e.Path, Reason: "name", Err: err})
-			continue
+			return err
 		}
-		row, ok, err := w.db.Lookup(e.Path)
-		if err != nil {
-			return fmt.Errorf("look up %s in catalog: %w", e.Path, err)
-		}
-		t := task{entry: e, key: key}
-		if ok {
-			t.row = &row
-		}
-		t.dec = Decide(w.input(t, nil))
-		if t.dec.Action == Skip {
-			w.skipped(t)
-			continue
-		}
-		select {
-		case tasks <- t:
-		case <-ctx.Done():
-			return ctx.Err()
+		for _, e := range chunk {
+			if err := w.decide(ctx, e, rows, tasks); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// decide sends e to the workers unless its stat shows it needs nothing.
+func (w *worker) decide(ctx context.Context, e Entry, rows map[string]catalog.File, tasks chan<- task) error {
+	key, err := w.opts.objectKey(e.Path)
+	if err != nil {
+		w.report.report(Event{Kind: EventFail, Path: e.Path, Reason: "name", Err: err})
+		return nil
+	}
+	t := task{entry: e, key: key}
+	if row, ok := rows[e.Path]; ok {
+		t.row = &row
+	}
+	t.dec = Decide(w.input(t, nil))
+	if t.dec.Action == Skip {
+		w.skipped(t)
+		return nil
+	}
+	select {
+	case tasks <- t:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (w *worker) input(t task, plainMD5 *[16]byte) Input {
@@ -94,7 +112,9 @@ func (w *worker) run(ctx context.Context, t task) {
 			ETag: t.row.ETag, CipherSize: t.row.CipherSize, UploadedAt: t.row.UploadedAt})
 		w.skipped(t)
 	case Upload:
-		w.upload(ctx, t)
+		if !w.copied(ctx, t) {
+			w.upload(ctx, t)
+		}
 	}
 }
 

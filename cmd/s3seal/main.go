@@ -22,7 +22,9 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startProfile()
 	err := newRootCommand().ExecuteContext(ctx)
+	stopProfile()
 	code := exitCode(ctx, err) // before stop, which cancels ctx too
 	if code != exitOK && code != exitPartial && code != exitDiffers {
 		printError(os.Stderr, ctx, err)

@@ -174,7 +174,7 @@ func (p *printer) syncSummary(s sync.Summary, d time.Duration) {
 	p.finish()
 	if p.opts.json {
 		p.writeJSON(map[string]any{"type": "summary", "files": s.Files, "uploaded": s.Uploaded,
-			"unchanged": s.Skipped + s.Recorded, "failed": s.Failed, "warnings": s.Warnings, "deleted": s.Deleted,
+			"copied": s.Copied, "unchanged": s.Skipped + s.Recorded, "failed": s.Failed, "warnings": s.Warnings, "deleted": s.Deleted,
 			"bytes_sent": s.BytesSent, "plain_bytes": s.PlainBytes, "bytes_saved": s.SavedBytes,
 			"seconds": d.Seconds(), "dry_run": p.dryRun})
 		return
@@ -186,15 +186,17 @@ func (p *printer) syncSummary(s sync.Summary, d time.Duration) {
 	if p.dryRun {
 		verb = "to upload"
 	}
-	deleted := ""
-	if s.Deleted > 0 {
-		deleted = fmt.Sprintf(", %d deleted", s.Deleted)
-		if p.dryRun {
-			deleted = fmt.Sprintf(", %d to delete", s.Deleted)
-		}
+	extra := ""
+	if s.Copied > 0 {
+		extra = fmt.Sprintf(", %d copied on the server (%s not sent)", s.Copied, size(s.SavedBytes))
+	}
+	if s.Deleted > 0 && p.dryRun {
+		extra += fmt.Sprintf(", %d to delete", s.Deleted)
+	} else if s.Deleted > 0 {
+		extra += fmt.Sprintf(", %d deleted", s.Deleted)
 	}
 	fmt.Fprintf(p.stderr, "s3seal: %d files: %d %s (%s sent), %d unchanged%s, %d failed, in %s\n",
-		s.Files, s.Uploaded, verb, size(s.BytesSent), s.Skipped+s.Recorded, deleted, s.Failed, d.Round(time.Millisecond))
+		s.Files, s.Uploaded, verb, size(s.BytesSent), s.Skipped+s.Recorded, extra, s.Failed, d.Round(time.Millisecond))
 }
 
 func (p *printer) restoreSummary(s sync.RestoreSummary, d time.Duration) {

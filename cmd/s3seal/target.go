@@ -54,6 +54,7 @@ type s3Options struct {
 	secretKeyFile string
 	createBucket  bool
 	maxAttempts   int
+	bwlimit       rateValue // bytes per second of uploads; set by sync's --bwlimit
 }
 
 func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
@@ -74,7 +75,7 @@ func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
 func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (*s3store.Store, error) {
 	cfg := s3store.Config{
 		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
-		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts,
+		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts, BandwidthLimit: int64(o.bwlimit),
 	}
 	secret, err := o.secret()
 	if err != nil {

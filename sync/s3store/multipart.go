@@ -56,7 +56,7 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
-	})
+	}, unsignedPayload)
 	op := "upload part " + strconv.Itoa(int(number)) + " of"
 	if err != nil {
 		return Part{}, s.wrap(op, key, err, ErrNoSuchUpload)

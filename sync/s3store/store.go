@@ -49,6 +49,9 @@ type Config struct {
 	// concurrent uploads to one host). Tests pass fault-injecting proxies and
 	// request counters here; callers can pass a bandwidth-limited client.
 	HTTPClient *http.Client
+	// BandwidthLimit caps the bytes per second of all request bodies
+	// together (uploads, parts), on top of HTTPClient (0 = no limit).
+	BandwidthLimit int64
 }
 
 const (
@@ -91,6 +94,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
 		httpClient = newHTTPClient()
+	}
+	if cfg.BandwidthLimit > 0 {
+		httpClient = limitBandwidth(httpClient, cfg.BandwidthLimit)
 	}
 	maxAttempts := cfg.MaxAttempts
 	if maxAttempts <= 0 {

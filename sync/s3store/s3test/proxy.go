@@ -49,7 +49,7 @@ type Request struct {
 
 // Fault says what the proxy does with one request. The zero Fault forwards
 // the request unchanged. The fields act in this order: Stall, then Reset,
-// then Status, then Swallow.
+// then Status, then Truncate or Swallow.
 type Fault struct {
 	// Stall holds the request this long before acting on it (or until the
 	// client gives up or the proxy closes).
@@ -67,6 +67,13 @@ type Fault struct {
 	// response, discards it and answers with this status instead: the
 	// server did the work, the client never learns it.
 	Swallow int
+	// Truncate forwards the request and passes on the server's status,
+	// headers and the first TruncateAfter bytes of its response body (half
+	// of the declared body if TruncateAfter is negative), then closes the
+	// connection: a response cut short. A response with no more body than
+	// that arrives whole, and is not counted as faulted.
+	Truncate      bool
+	TruncateAfter int64
 }
 
 // FaultFunc chooses the Fault for each request. It is called concurrently.
@@ -105,6 +112,7 @@ type Proxy struct {
 	inFlight int
 	bytes    map[opKey]int64
 	requests map[Op]int
+	faults   map[string]int
 }
 
 type opKey struct {
@@ -137,6 +145,7 @@ func NewProxy(endpoint string) (*Proxy, error) {
 		conns:    make(map[net.Conn]bool),
 		bytes:    make(map[opKey]int64),
 		requests: make(map[Op]int),
+		faults:   make(map[string]int),
 	}
 	p.forward = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -274,11 +283,38 @@ func (p *Proxy) BytesOf(op Op, key string) int64 {
 	return n
 }
 
-// Requests returns the number of requests of operation op received so far.
+// Requests returns the number of requests of operation op received so far;
+// an empty op counts every request.
 func (p *Proxy) Requests(op Op) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if op == "" {
+		n := 0
+		for _, c := range p.requests {
+			n += c
+		}
+		return n
+	}
 	return p.requests[op]
+}
+
+// Faults returns how many requests the proxy has faulted so far, by kind:
+// "stall", "reset", "truncate", "swallow", and for error answers the S3
+// error code sent ("InternalError", "SlowDown", ...).
+func (p *Proxy) Faults() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.faults))
+	for k, v := range p.faults {
+		out[k] = v
+	}
+	return out
+}
+
+func (p *Proxy) countFault(kind string) {
+	p.mu.Lock()
+	p.faults[kind]++
+	p.mu.Unlock()
 }
 
 // InFlight returns the number of requests the proxy is handling: received
@@ -299,6 +335,7 @@ func (p *Proxy) ResetCounts() {
 	p.total = 0
 	clear(p.bytes)
 	clear(p.requests)
+	clear(p.faults)
 }
 
 // track keeps the set of open connections, for SetDown.
@@ -331,21 +368,28 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		f = fault(req)
 	}
 	r.Body = &countingBody{body: r.Body, proxy: p, req: req}
-	if f.Stall > 0 && !p.stall(r.Context(), f.Stall) {
-		return
+	if f.Stall > 0 {
+		p.countFault("stall")
+		if !p.stall(r.Context(), f.Stall) {
+			return
+		}
 	}
 	switch {
 	case f.Reset:
+		p.countFault("reset")
 		io.CopyN(io.Discard, r.Body, f.ResetAfter)
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			reset(conn)
 		}
 	case f.Status != 0:
 		io.Copy(io.Discard, r.Body)
-		writeError(w, f.Status, f.Code)
+		p.countFault(writeError(w, f.Status, f.Code))
 	default:
 		if f.Swallow != 0 {
+			p.countFault("swallow")
 			r = r.WithContext(context.WithValue(r.Context(), requestKey{}, f.Swallow))
+		} else if f.Truncate {
+			w = &truncatingWriter{ResponseWriter: w, proxy: p, after: f.TruncateAfter}
 		}
 		p.forward.ServeHTTP(w, r)
 	}
@@ -435,30 +479,47 @@ func reset(conn net.Conn) {
 	conn.Close()
 }
 
-// writeError answers with an S3 error document.
-func writeError(w http.ResponseWriter, status int, code string) {
+// writeError answers with an S3 error document and returns its code.
+func writeError(w http.ResponseWriter, status int, code string) string {
+	code = errorCode(status, code)
 	body := errorDocument(status, code)
 	w.Header().Set("Content-Type", "application/xml")
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(status)
 	io.WriteString(w, body)
+	return code
 }
 
+// errorCode is code, or the S3 error code that fits status.
+func errorCode(status int, code string) string {
+	if code != "" {
+		return code
+	}
+	switch status {
+	case http.StatusServiceUnavailable:
+		return "SlowDown"
+	case http.StatusInternalServerError:
+		return "InternalError"
+	case http.StatusNotFound:
+		return "NoSuchKey"
+	}
+	return strings.ReplaceAll(http.StatusText(status), " ", "")
+}
+
+// errorDocument is the error body S3 sends, with the message S3 gives the
+// common retryable codes.
 func errorDocument(status int, code string) string {
-	if code == "" {
-		switch status {
-		case http.StatusServiceUnavailable:
-			code = "SlowDown"
-		case http.StatusInternalServerError:
-			code = "InternalError"
-		case http.StatusNotFound:
-			code = "NoSuchKey"
-		default:
-			code = strings.ReplaceAll(http.StatusText(status), " ", "")
-		}
+	code = errorCode(status, code)
+	message := "injected by s3test.Proxy"
+	switch code {
+	case "SlowDown":
+		message = "Please reduce your request rate."
+	case "InternalError":
+		message = "We encountered an internal error. Please try again."
 	}
 	return `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
-		`<Error><Code>` + code + `</Code><Message>injected by s3test.Proxy</Message></Error>`
+		`<Error><Code>` + code + `</Code><Message>` + message + `</Message>` +
+		`<RequestId>S3TESTPROXY</RequestId><HostId>s3test</HostId></Error>`
 }
 
 // classify tells which S3 operation r is (path-style addressing).

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Turns scripts/bench/run.sh's results.tsv into the Markdown tables of
+docs/PERFORMANCE.md, with s3seal's ratios against the peers and the
+issue's targets checked.
+
+    report.py results.tsv machine.txt
+"""
+import csv
+import sys
+
+MIB = 1 << 20
+
+
+def load(path):
+    rows = {}
+    with open(path) as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            rows[(r["workload"], r["tool"])] = r
+    return rows
+
+
+def fmt_bytes(n):
+    if n == "-" or n == "":
+        return "-"
+    n = int(n)
+    if abs(n) >= MIB:
+        return f"{n / MIB:.1f} MiB"
+    return f"{n / 1024:.0f} KiB"
+
+
+def main(tsv, machine):
+    rows = load(tsv)
+    workloads = []
+    for w, _ in rows:
+        if w not in workloads:
+            workloads.append(w)
+    print("```")
+    print(open(machine).read().rstrip())
+    print("```\n")
+    print("| workload | tool | wall s | CPU s (user+sys) | peak RSS MiB | stored on server (delta) | s3seal bytes_sent | throughput |")
+    print("|---|---|---|---|---|---|---|---|")
+    for w in workloads:
+        for (rw, tool), r in rows.items():
+            if rw != w:
+                continue
+            wall = float(r["wall_s"])
+            cpu = float(r["user_s"]) + float(r["sys_s"])
+            rss = int(r["maxrss_kib"]) / 1024
+            tp = f"{1024 / wall:.0f} MiB/s" if w == "W1" else ""
+            print(f"| {w} | {tool} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {fmt_bytes(r['stored_delta_bytes'])} | {fmt_bytes(r['s3seal_bytes_sent'])} | {tp} |")
+    print()
+    print("Ratios: the peer's wall time divided by s3seal's (above 1: s3seal is faster).\n")
+    print("| workload | " + " | ".join(t for t in ("aws", "rclone", "restic")) + " |")
+    print("|---|---|---|---|")
+    for w in workloads:
+        mine = rows.get((w, "s3seal"))
+        if not mine:
+            continue
+        cells = []
+        for t in ("aws", "rclone", "restic"):
+            peer = rows.get((w, t))
+            cells.append(f"{float(peer['wall_s']) / float(mine['wall_s']):.2f}" if peer else "-")
+        print(f"| {w} | " + " | ".join(cells) + " |")
+    print()
+    checks = []
+
+    def wall(w, t):
+        r = rows.get((w, t))
+        return float(r["wall_s"]) if r else None
+
+    def check(name, ok):
+        checks.append(f"- {'PASS' if ok else 'FAIL'}: {name}")
+
+    s = wall("W1", "s3seal")
+    if s and wall("W1", "aws"):
+        check(f"W1 throughput >= 0.9x aws s3 sync (is {wall('W1', 'aws') / s:.2f}x)", wall("W1", "aws") / s >= 0.9)
+    for t in ("rclone", "restic"):
+        if s and wall("W1", t):
+            check(f"W1 throughput >= 2x {t} (is {wall('W1', t) / s:.2f}x)", wall("W1", t) / s >= 2)
+    s = wall("W2-initial", "s3seal")
+    if s and wall("W2-initial", "rclone"):
+        check(f"W2 initial <= 1/2 of rclone crypt's time (is {s / wall('W2-initial', 'rclone'):.2f})", s <= wall("W2-initial", "rclone") / 2)
+    if s and wall("W2-initial", "aws"):
+        check(f"W2 initial <= 1/5 of aws s3 sync's time (is {s / wall('W2-initial', 'aws'):.2f})", s <= wall("W2-initial", "aws") / 5)
+    s = wall("W2-nochange", "s3seal")
+    if s and wall("W2-nochange", "restic"):
+        check(f"W2 no-change no slower than restic ({s:.2f} s vs {wall('W2-nochange', 'restic'):.2f} s)", s <= wall("W2-nochange", "restic"))
+    big = [w for w in workloads if w.startswith("S") and w.endswith("-nochange")]
+    if s and big:
+        b = wall(big[0], "s3seal")
+        check(f"{big[0]} <= 12x W2 no-change (is {b / s:.1f}x)", b <= 12 * s)
+    r = rows.get(("W3-renamed", "s3seal"))
+    if r:
+        check(f"W3 rename: s3seal bytes_sent is {r['s3seal_bytes_sent']} (want 0)", r["s3seal_bytes_sent"] == "0")
+    worst = max((int(r["maxrss_kib"]) for (w, t), r in rows.items() if t == "s3seal"), default=0)
+    check(f"s3seal peak RSS <= 150 MiB in every workload (max {worst / 1024:.0f} MiB)", worst <= 150 * 1024)
+    print("\n".join(checks))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# `make bench`: s3seal next to aws s3 sync (unencrypted reference), rclone
+# sync to a crypt remote and restic backup, on the same generated workloads,
+# against a Versity S3 gateway on 127.0.0.1. Prints a table and writes
+# results.tsv and results.md under the work folder.
+#
+#   S3SEAL_BENCH_DIR    work folder (default /tmp/s3seal-bench; emptied first)
+#   S3SEAL_BENCH_PORT   gateway port on 127.0.0.1 (default 7393)
+#   S3SEAL_BENCH_SEED   workload seed (default 1)
+#   S3SEAL_BENCH_SCALE  files of the scaling run (default 200000; 0 skips it)
+#   S3SEAL_BENCH_PEERS  tools besides s3seal (default "aws rclone restic")
+#
+# Every figure is one sample. Nothing leaves 127.0.0.1.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+work="${S3SEAL_BENCH_DIR:-/tmp/s3seal-bench}"
+port="${S3SEAL_BENCH_PORT:-7393}"
+seed="${S3SEAL_BENCH_SEED:-1}"
+scale="${S3SEAL_BENCH_SCALE:-200000}"
+read -r -a peers <<<"${S3SEAL_BENCH_PEERS:-aws rclone restic}"
+endpoint="http://127.0.0.1:$port"
+results="$work/results.tsv"
+
+"$repo/scripts/install-deps.sh"
+"$repo/scripts/bench/install-peers.sh"
+
+rm -rf "$work"
+mkdir -p "$work"/{bin,data,logs,catalogs,restic-cache}
+(cd "$repo" && go build -o "$work/bin/s3seal" ./cmd/s3seal && go build -o "$work/bin/putloop" ./scripts/bench/putloop)
+
+# Peers read their own configuration and CA variables; none may point
+# anywhere but the local gateway.
+unset AWS_CA_BUNDLE AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 \
+	AWS_SESSION_TOKEN REQUESTS_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR CURL_CA_BUNDLE \
+	HTTP_PROXY HTTPS_PROXY http_proxy https_proxy ALL_PROXY all_proxy \
+	RESTIC_REPOSITORY RESTIC_PASSWORD RCLONE_CONFIG
+export NO_PROXY=127.0.0.1 AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
+: >"$AWS_CONFIG_FILE"
+: >"$AWS_SHARED_CREDENTIALS_FILE"
+export AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+
+gw() { S3SEAL_DEMO_DIR="$work/gw" S3SEAL_DEMO_PORT="$port" "$repo/scripts/versitygw.sh" "$@"; }
+gw start
+trap 'gw stop >/dev/null' EXIT
+eval "$(gw env | grep -E 'AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY')"
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+
+awscli=/usr/bin/aws # Debian's awscli, whatever else is in PATH
+for tool in s3seal "${peers[@]}"; do
+	"$awscli" --endpoint-url "$endpoint" s3 mb "s3://b-$tool" >/dev/null
+done
+
+# Keys and repositories.
+age-keygen -o "$work/key.txt" 2>/dev/null
+recipient="$(grep -o 'age1[0-9a-z]*' "$work/key.txt" | head -1)"
+export RCLONE_CONFIG="$work/rclone.conf"
+: >"$RCLONE_CONFIG"
+export RCLONE_CONFIG_PLAIN_TYPE=s3 RCLONE_CONFIG_PLAIN_PROVIDER=Other RCLONE_CONFIG_PLAIN_ENDPOINT="$endpoint" \
+	RCLONE_CONFIG_PLAIN_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_PLAIN_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+	RCLONE_CONFIG_PLAIN_FORCE_PATH_STYLE=true RCLONE_CONFIG_PLAIN_REGION=us-east-1 \
+	RCLONE_CONFIG_SECRET_TYPE=crypt RCLONE_CONFIG_SECRET_REMOTE=plain:b-rclone
+if command -v rclone >/dev/null; then
+	RCLONE_CONFIG_SECRET_PASSWORD="$(rclone obscure bench-password)"
+	export RCLONE_CONFIG_SECRET_PASSWORD
+fi
+export RESTIC_PASSWORD=bench-password RESTIC_CACHE_DIR="$work/restic-cache"
+
+stored() { du -sb "$work/gw/data/b-$1" | cut -f1; }
+
+# run TOOL WORKLOAD SRC NAME: one sync of SRC by TOOL into its bucket under
+# NAME, timed, with a row appended to results.tsv.
+run() {
+	local tool="$1" workload="$2" src="$3" name="$4"
+	local log="$work/logs/$workload-$tool.log" timing="$work/logs/$workload-$tool.time"
+	local before cmd
+	before="$(stored "$tool")"
+	case "$tool" in
+	s3seal) cmd=("$work/bin/s3seal" sync "$src" "s3://b-s3seal/$name" -r "$recipient" --endpoint "$endpoint"
+		--catalog "$work/catalogs/$name.db" --json) ;;
+	aws) cmd=("$awscli" --endpoint-url "$endpoint" s3 sync --only-show-errors "$src" "s3://b-aws/$name") ;;
+	rclone) cmd=(rclone sync "$src" "secret:$name") ;;
+	restic)
+		export RESTIC_REPOSITORY="s3:$endpoint/b-restic/$name"
+		restic snapshots >/dev/null 2>&1 || restic init >/dev/null
+		cmd=(restic backup -q "$src")
+		;;
+	esac
+	if ! /usr/bin/time -f '%e %U %S %M' -o "$timing" "${cmd[@]}" >"$log" 2>&1; then
+		echo "bench: $tool on $workload failed; log: $log" >&2
+		tail -5 "$log" >&2
+		return 1
+	fi
+	local sent="-"
+	if [[ "$tool" == s3seal ]]; then
+		sent="$(tail -1 "$log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_sent"])')"
+	fi
+	read -r wall user sys rss <"$timing"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$tool" "$wall" "$user" "$sys" "$rss" \
+		"$(($(stored "$tool") - before))" "$sent" | tee -a "$results"
+}
+
+printf 'workload\ttool\twall_s\tuser_s\tsys_s\tmaxrss_kib\tstored_delta_bytes\ts3seal_bytes_sent\n' >"$results"
+gen() { python3 "$repo/scripts/bench/gen.py" "$@"; }
+
+echo "== W1: four 256 MiB incompressible files"
+gen big "$work/data/w1" 4 256 "$seed"
+for tool in s3seal "${peers[@]}"; do run "$tool" W1 "$work/data/w1" w1; done
+
+echo "== W2: 20,000 files of 1-16 KiB"
+gen small "$work/data/w2" 20000 "$seed"
+for tool in s3seal "${peers[@]}"; do run "$tool" W2-initial "$work/data/w2" w2; done
+for tool in s3seal "${peers[@]}"; do run "$tool" W2-nochange "$work/data/w2" w2; done
+gen modify "$work/data/w2" 1 "$((seed + 1))"
+for tool in s3seal "${peers[@]}"; do run "$tool" W2-modified "$work/data/w2" w2; done
+
+echo "== server limit: the same objects put by a bare SDK loop, 16 in flight (s3seal: 4 jobs x 4)"
+"$awscli" --endpoint-url "$endpoint" s3 mb s3://b-putloop >/dev/null
+"$work/bin/putloop" -bucket b-putloop -endpoint "$endpoint" -jobs 16 -overhead 250 "$work/data/w2" | tee "$work/putloop.txt"
+
+echo "== W3: one 256 MiB file renamed"
+gen big "$work/data/w3" 1 256 "$((seed + 2))"
+for tool in s3seal "${peers[@]}"; do run "$tool" W3-initial "$work/data/w3" w3; done
+mv "$work/data/w3/big-00.bin" "$work/data/w3/renamed.bin"
+for tool in s3seal "${peers[@]}"; do run "$tool" W3-renamed "$work/data/w3" w3; done
+
+if ((scale > 0)); then
+	echo "== scaling: $scale files, s3seal only"
+	gen small "$work/data/scale" "$scale" "$seed"
+	run s3seal "S$scale-initial" "$work/data/scale" scale
+	run s3seal "S$scale-nochange" "$work/data/scale" scale
+fi
+
+{
+	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr)"
+	echo "load average before the run's end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "s3seal: $("$work/bin/s3seal" version 2>&1 | head -1); $(go version)"
+	echo "versitygw: $(gw_bin="$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")"; "$gw_bin" --version 2>&1 | head -1)"
+	echo "aws: $("$awscli" --version 2>&1)"
+	command -v rclone >/dev/null && echo "rclone: $(rclone version 2>/dev/null | head -1)"
+	command -v restic >/dev/null && echo "restic: $(restic version 2>/dev/null | head -1)"
+	echo "server limit (putloop): $(cat "$work/putloop.txt")"
+} | tee "$work/machine.txt"
+python3 "$repo/scripts/bench/report.py" "$results" "$work/machine.txt" | tee "$work/results.md"
