@@ -63,6 +63,6 @@ func ExampleNaming() {
 	fmt.Println(cipher.MetaKey("archive", "catalog.age"))
 	// Output:
 	// archive/photos/2024/cat.jpg
-	// archive/f2x6lu4mgbhckeohi7vwglx2enemr25q
+	// archive/f2/x6lu4mgbhckeohi7vwglx2enemr25q
 	// archive/.s3seal/catalog.age
 }

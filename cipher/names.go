@@ -16,6 +16,10 @@ const NameKeySize = 32
 // which encode to exactly 32 base32 characters.
 const hiddenNameBytes = 20
 
+// hiddenFolderChars is how many leading characters of a hidden name form its
+// folder: two base32 characters, 1,024 folders.
+const hiddenFolderChars = 2
+
 // metaDir is the directory, under the prefix, of s3seal's own objects.
 const metaDir = ".s3seal"
 
@@ -25,8 +29,13 @@ var hiddenNameEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").
 // prefix. Plain: PREFIX + "/" + path (no leading slash when PREFIX is "").
 // Hidden: PREFIX + "/" + a fixed-length opaque name, the lowercase base32 (no
 // padding) of HMAC-SHA256(Key, path) truncated to 20 bytes (32 characters),
-// so nothing of the name, extension, depth or length is visible. The prefix
-// is used as given: pass it without a trailing slash.
+// so nothing of the name, extension, depth or length is visible. The first
+// two characters form a folder ("ab/cdef..."): 1,024 folders, one level,
+// the same for every file. Stores that keep objects in a file system (MinIO,
+// versitygw and others) read a whole folder for each page of a listing, so a
+// flat prefix of n objects costs them O(n²) to list; fanned out it stays
+// O(n). The folder reveals nothing: it is part of the HMAC. The prefix is
+// used as given: pass it without a trailing slash.
 type Naming struct {
 	Hidden bool
 	Key    []byte // NameKeySize random bytes when Hidden; the per-target name key
@@ -54,14 +63,15 @@ func (n Naming) ObjectKey(prefix, relPath string) string {
 	}
 	mac := hmac.New(sha256.New, n.Key)
 	mac.Write([]byte(relPath))
-	return joinKey(prefix, hiddenNameEncoding.EncodeToString(mac.Sum(nil)[:hiddenNameBytes]))
+	name := hiddenNameEncoding.EncodeToString(mac.Sum(nil)[:hiddenNameBytes])
+	return joinKey(prefix, name[:hiddenFolderChars]+"/"+name[hiddenFolderChars:])
 }
 
 // MetaKey returns the key of an internal object (for example "catalog.age",
 // "key.age"): PREFIX + "/.s3seal/" + name. Internal objects live under
 // ".s3seal/" so they never collide with file objects: plain names of files
 // inside a top-level ".s3seal" directory are refused by the caller, and
-// hidden names never contain "/".
+// hidden names never start with ".".
 func MetaKey(prefix, name string) string {
 	return joinKey(prefix, metaDir+"/"+name)
 }

@@ -64,9 +64,9 @@ func TestNamingHiddenKnownAnswer(t *testing.T) {
 		prefix, relPath string
 		want            string
 	}{
-		{sequentialKey(), "", "docs/report.pdf", "ipws6276m4kbp7tgxhby6kjpw5ng55tk"},
-		{sequentialKey(), "archive", "docs/report.pdf", "archive/ipws6276m4kbp7tgxhby6kjpw5ng55tk"},
-		{bytes.Repeat([]byte{7}, 32), "b", "photos/2024/cat.jpg", "b/f2x6lu4mgbhckeohi7vwglx2enemr25q"},
+		{sequentialKey(), "", "docs/report.pdf", "ip/ws6276m4kbp7tgxhby6kjpw5ng55tk"},
+		{sequentialKey(), "archive", "docs/report.pdf", "archive/ip/ws6276m4kbp7tgxhby6kjpw5ng55tk"},
+		{bytes.Repeat([]byte{7}, 32), "b", "photos/2024/cat.jpg", "b/f2/x6lu4mgbhckeohi7vwglx2enemr25q"},
 	}
 	for _, tt := range tests {
 		got := Naming{Hidden: true, Key: tt.key}.ObjectKey(tt.prefix, tt.relPath)
@@ -98,13 +98,13 @@ func TestNamingHiddenProperties(t *testing.T) {
 	}
 	hidden := Naming{Hidden: true, Key: key}
 	other := Naming{Hidden: true, Key: otherKey}
-	opaque := regexp.MustCompile(`^archive/[a-z2-7]{32}$`)
+	opaque := regexp.MustCompile(`^archive/[a-z2-7]{2}/[a-z2-7]{30}$`)
 	paths := []string{"", "a", "a.txt", "dir/a.txt", strings.Repeat("deep/", 50) + "long-name.tar.gz"}
 	seen := map[string]string{}
 	for _, p := range paths {
 		got := hidden.ObjectKey("archive", p)
 		if !opaque.MatchString(got) {
-			t.Errorf("hidden ObjectKey(%q) = %q; want archive/ and 32 characters of [a-z2-7]", p, got)
+			t.Errorf("hidden ObjectKey(%q) = %q; want archive/, 2 characters of [a-z2-7], / and 30 more", p, got)
 		}
 		if again := hidden.ObjectKey("archive", p); again != got {
 			t.Errorf("hidden ObjectKey(%q) = %q then %q; want the same", p, got, again)
