@@ -290,7 +290,17 @@ func (db *DB) SetSetting(key string, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
-	_, err := db.sql.Exec("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", key, value)
+	tx, err := db.sql.Begin()
+	if err == nil {
+		defer tx.Rollback()
+		_, err = tx.Exec("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", key, value)
+	}
+	if err == nil {
+		_, err = tx.Exec(bumpGeneration)
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
 	if err != nil {
 		return fmt.Errorf("write setting %q to catalog %s: %w", key, db.path, err)
 	}

@@ -180,6 +180,10 @@ func (db *DB) inTx(stmt *sql.Stmt, n int, do func(stmt *sql.Stmt, i int) error) 
 			return err
 		}
 	}
+	if _, err := tx.Exec(bumpGeneration); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("write to catalog %s: %w", db.path, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit to catalog %s: %w", db.path, err)
 	}

@@ -18,7 +18,7 @@ func FuzzReplaceFrom(f *testing.F) {
 	db := openAt(f, filepath.Join(dir, "catalog.db"))
 	fillForSnapshot(f, db, 40)
 	baseline := filepath.Join(dir, "baseline.db")
-	if err := db.Snapshot(baseline); err != nil {
+	if _, err := db.Snapshot(baseline); err != nil {
 		f.Fatal(err)
 	}
 	if err := db.ReplaceFrom(baseline); err != nil { // drops the upload, as every success will

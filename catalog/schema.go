@@ -53,6 +53,15 @@ var migrations = []string{
 		inode      INTEGER NOT NULL,
 		started_at INTEGER NOT NULL
 	) STRICT, WITHOUT ROWID;`,
+	// 2: state of this machine's copy, never in a snapshot. "generation"
+	// counts the write transactions to files and settings (what a snapshot
+	// holds); "mirrored" is the generation of the last pushed mirror and
+	// "mirror_etag" its ETag.
+	`CREATE TABLE local (
+		key   TEXT NOT NULL PRIMARY KEY,
+		value ANY
+	) STRICT, WITHOUT ROWID;
+	INSERT INTO local (key, value) VALUES ('generation', 0);`,
 }
 
 // schemaVersion is the user_version this binary writes and understands.

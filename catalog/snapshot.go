@@ -20,31 +20,33 @@ const snapshotSchema = "snapshot"
 // catalog and an empty uploads table. In-flight uploads, and so their file
 // keys, are never written to it: the copy is a fresh database filled by
 // INSERT ... SELECT in one read transaction, not a byte copy. Rows still
-// buffered in a Batch are not included; flush it first. On error dstPath
-// is removed.
-func (db *DB) Snapshot(dstPath string) error {
+// buffered in a Batch are not included; flush it first. It returns the
+// catalog's Generation at the moment of the copy. On error dstPath is
+// removed.
+func (db *DB) Snapshot(dstPath string) (generation int64, err error) {
 	f, err := os.OpenFile(dstPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("snapshot catalog %s: %w", db.path, err)
+		return 0, fmt.Errorf("snapshot catalog %s: %w", db.path, err)
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(dstPath)
-		return fmt.Errorf("snapshot catalog %s to %s: %w", db.path, dstPath, err)
+		return 0, fmt.Errorf("snapshot catalog %s to %s: %w", db.path, dstPath, err)
 	}
-	if err := db.snapshotInto(context.Background(), dstPath); err != nil {
+	generation, err = db.snapshotInto(context.Background(), dstPath)
+	if err != nil {
 		os.Remove(dstPath)
 		os.Remove(dstPath + "-journal")
-		return fmt.Errorf("snapshot catalog %s to %s: %w", db.path, dstPath, err)
+		return 0, fmt.Errorf("snapshot catalog %s to %s: %w", db.path, dstPath, err)
 	}
-	return nil
+	return generation, nil
 }
 
 // snapshotInto gives the empty file dstPath the catalog schema through a
 // connection of its own, then attaches it and copies the rows.
-func (db *DB) snapshotInto(ctx context.Context, dstPath string) error {
+func (db *DB) snapshotInto(ctx context.Context, dstPath string) (generation int64, err error) {
 	dst, err := sql.Open("sqlite", fileURI(dstPath, ""))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	dst.SetMaxOpenConns(1)
 	err = migrate(ctx, dst)
@@ -52,33 +54,36 @@ func (db *DB) snapshotInto(ctx context.Context, dstPath string) error {
 		err = closeErr
 	}
 	if err != nil {
-		return fmt.Errorf("create schema: %w", err)
+		return 0, fmt.Errorf("create schema: %w", err)
 	}
 
 	conn, err := db.sql.Conn(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS "+snapshotSchema, fileURI(dstPath, "mode=rw")); err != nil {
-		return fmt.Errorf("attach: %w", err)
+		return 0, fmt.Errorf("attach: %w", err)
 	}
 	defer detach(ctx, conn)
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, selectGeneration).Scan(&generation); err != nil {
+		return 0, fmt.Errorf("read generation: %w", err)
+	}
 	copies := []string{
 		"INSERT INTO snapshot.files (" + fileColumns + ") SELECT " + fileColumns + " FROM main.files ORDER BY path",
 		"INSERT INTO snapshot.settings (key, value) SELECT key, value FROM main.settings ORDER BY key",
 	}
 	for _, query := range copies {
 		if _, err := tx.ExecContext(ctx, query); err != nil {
-			return fmt.Errorf("copy rows: %w", err)
+			return 0, fmt.Errorf("copy rows: %w", err)
 		}
 	}
-	return tx.Commit()
+	return generation, tx.Commit()
 }
 
 // ReplaceFrom replaces the catalog's files and settings with those of the
@@ -132,6 +137,7 @@ func (db *DB) replaceFrom(ctx context.Context, srcPath string) error {
 		"DELETE FROM main.settings",
 		"INSERT INTO main.files (" + fileColumns + ") SELECT " + fileColumns + " FROM snapshot.files ORDER BY path",
 		"INSERT INTO main.settings (key, value) SELECT key, value FROM snapshot.settings",
+		bumpGeneration,
 	}
 	for _, query := range steps {
 		if _, err := tx.ExecContext(ctx, query); err != nil {

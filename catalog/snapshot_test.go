@@ -39,7 +39,7 @@ func TestSnapshotHasRowsButNoUploads(t *testing.T) {
 	fileKey := fillForSnapshot(t, db, 300)
 	want := dump(t, db)
 	snap := filepath.Join(t.TempDir(), "snap.db")
-	if err := db.Snapshot(snap); err != nil {
+	if _, err := db.Snapshot(snap); err != nil {
 		t.Fatalf("Snapshot() = %v", err)
 	}
 
@@ -87,7 +87,7 @@ func TestSnapshotRefusesExistingFile(t *testing.T) {
 	putSamples(t, db, 3)
 	snap := filepath.Join(t.TempDir(), "snap.db")
 	old := write(t, snap, []byte("precious"))
-	if err := db.Snapshot(snap); !errors.Is(err, fs.ErrExist) {
+	if _, err := db.Snapshot(snap); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("Snapshot(existing) = %v; want fs.ErrExist", err)
 	}
 	checkFileUnchanged(t, snap, old)
@@ -97,7 +97,7 @@ func TestReplaceFromRoundTrip(t *testing.T) {
 	src := openTest(t)
 	fillForSnapshot(t, src, 120)
 	snap := filepath.Join(t.TempDir(), "snap.db")
-	if err := src.Snapshot(snap); err != nil {
+	if _, err := src.Snapshot(snap); err != nil {
 		t.Fatal(err)
 	}
 	want := dump(t, src)
@@ -125,7 +125,7 @@ func TestReplaceFromRoundTrip(t *testing.T) {
 	if err := dst.Put(sampleFile(1000, "after")); err != nil {
 		t.Fatal(err)
 	}
-	if err := dst.Snapshot(filepath.Join(t.TempDir(), "again.db")); err != nil {
+	if _, err := dst.Snapshot(filepath.Join(t.TempDir(), "again.db")); err != nil {
 		t.Fatalf("Snapshot after ReplaceFrom = %v", err)
 	}
 }
@@ -138,7 +138,7 @@ func TestReplaceFromRejectsNonCatalogs(t *testing.T) {
 		}
 		defer db.Close()
 		putSamples(t, db, 200)
-		if err := db.Snapshot(path); err != nil {
+		if _, err := db.Snapshot(path); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -28,7 +28,8 @@ var ErrNoMirror = errors.New("the target has no catalog mirror")
 // PushCatalog uploads a consistent snapshot of db (without in-flight key
 // material), encrypted to recipients, as the target's catalog mirror. The
 // mirror it replaces is first copied to the previous generation. Each PUT is
-// atomic, so a reader sees a whole catalog or the one before.
+// atomic, so a reader sees a whole catalog or the one before. db records
+// which of its generations the mirror now holds, for UpdateMirror.
 func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string, recipients []age.Recipient) error {
 	dir, err := os.MkdirTemp("", "s3seal-mirror-")
 	if err != nil {
@@ -36,7 +37,8 @@ func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string
 	}
 	defer os.RemoveAll(dir)
 	snap := filepath.Join(dir, "catalog.db")
-	if err := db.Snapshot(snap); err != nil {
+	generation, err := db.Snapshot(snap)
+	if err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
 	key := cipher.MetaKey(prefix, mirrorName)
@@ -47,10 +49,40 @@ func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string
 	} else if !errors.Is(err, s3store.ErrNotFound) {
 		return fmt.Errorf("push catalog: %w", err)
 	}
-	if err := putEncryptedFile(ctx, store, key, snap, recipients); err != nil {
+	etag, err := putEncryptedFile(ctx, store, key, snap, recipients)
+	if err != nil {
+		return fmt.Errorf("push catalog: %w", err)
+	}
+	if err := db.SetMirrored(generation, etag); err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
 	return nil
+}
+
+// UpdateMirror pushes the catalog as PushCatalog does, unless the mirror
+// already holds it: db has not changed since this machine last pushed it,
+// and the mirror object still has the ETag that push gave it (nobody
+// replaced or deleted it since). Checking costs one HEAD request. It
+// reports whether it pushed.
+func UpdateMirror(ctx context.Context, db *catalog.DB, store Store, prefix string, recipients []age.Recipient) (pushed bool, err error) {
+	generation, err := db.Generation()
+	if err != nil {
+		return false, fmt.Errorf("push catalog: %w", err)
+	}
+	mirrored, etag, ok, err := db.Mirrored()
+	if err != nil {
+		return false, fmt.Errorf("push catalog: %w", err)
+	}
+	if ok && mirrored == generation {
+		obj, err := store.Head(ctx, cipher.MetaKey(prefix, mirrorName))
+		if err == nil && obj.ETag == etag {
+			return false, nil
+		}
+		if err != nil && !errors.Is(err, s3store.ErrNotFound) {
+			return false, fmt.Errorf("push catalog: %w", err)
+		}
+	}
+	return true, PushCatalog(ctx, db, store, prefix, recipients)
 }
 
 // PullCatalog downloads the target's catalog mirror, decrypts it with
@@ -88,7 +120,7 @@ func ExportCatalog(db *catalog.DB, w io.Writer, recipients []age.Recipient) erro
 	}
 	defer os.RemoveAll(dir)
 	snap := filepath.Join(dir, "catalog.db")
-	if err := db.Snapshot(snap); err != nil {
+	if _, err := db.Snapshot(snap); err != nil {
 		return fmt.Errorf("export catalog: %w", err)
 	}
 	f, err := os.Open(snap)
@@ -137,20 +169,21 @@ func ImportCatalog(db *catalog.DB, r io.Reader, identities []age.Identity) error
 }
 
 // putEncryptedFile encrypts a local file to recipients and uploads it as key,
-// in one PutObject or, when large, a multipart upload of sequential parts.
-func putEncryptedFile(ctx context.Context, store Store, key, path string, recipients []age.Recipient) error {
+// in one PutObject or, when large, a multipart upload of sequential parts,
+// and returns the object's ETag.
+func putEncryptedFile(ctx context.Context, store Store, key, path string, recipients []age.Recipient) (etag string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		return "", err
 	}
 	env, err := cipher.NewEnvelope(recipients...)
 	if err != nil {
-		return err
+		return "", err
 	}
 	ct := cipher.NewCiphertext(env, f, fi.Size())
 	return putObject(ctx, store, key, ct, ct.Size(), s3store.PutOptions{})
@@ -158,19 +191,19 @@ func putEncryptedFile(ctx context.Context, store Store, key, path string, recipi
 
 // putObject uploads size bytes of r as key with one buffer: one PutObject up
 // to DefaultPartSize, else sequential multipart parts. It does not resume.
-func putObject(ctx context.Context, store Store, key string, r io.ReaderAt, size int64, opts s3store.PutOptions) error {
+// It returns the object's ETag.
+func putObject(ctx context.Context, store Store, key string, r io.ReaderAt, size int64, opts s3store.PutOptions) (etag string, err error) {
 	partSize := partSizeFor(size, DefaultPartSize)
 	buf := make([]byte, min(size, partSize))
 	if size <= partSize {
 		if err := readFull(r, buf, 0); err != nil {
-			return err
+			return "", err
 		}
-		_, err := store.Put(ctx, key, buf, opts)
-		return err
+		return store.Put(ctx, key, buf, opts)
 	}
 	id, err := store.CreateMultipart(ctx, key, opts)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var parts []s3store.Part
 	for off := int64(0); off < size; off += partSize {
@@ -185,10 +218,10 @@ func putObject(ctx context.Context, store Store, key string, r io.ReaderAt, size
 		parts = append(parts, p)
 	}
 	if err == nil {
-		_, err = store.CompleteMultipart(ctx, key, id, parts)
+		etag, err = store.CompleteMultipart(ctx, key, id, parts)
 	}
 	if err != nil {
 		_ = store.AbortMultipart(context.WithoutCancel(ctx), key, id)
 	}
-	return err
+	return etag, err
 }

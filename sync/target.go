@@ -152,7 +152,7 @@ func PassphraseIdentity(ctx context.Context, db *catalog.DB, store Store, prefix
 	if sealed, err = cipher.SealIdentity(id, p, workFactor); err != nil {
 		return nil, err
 	}
-	if err := putObject(ctx, store, cipher.MetaKey(prefix, keyName), bytes.NewReader(sealed), int64(len(sealed)), s3store.PutOptions{}); err != nil {
+	if _, err := putObject(ctx, store, cipher.MetaKey(prefix, keyName), bytes.NewReader(sealed), int64(len(sealed)), s3store.PutOptions{}); err != nil {
 		return nil, fmt.Errorf("upload passphrase key: %w", err)
 	}
 	if db != nil {

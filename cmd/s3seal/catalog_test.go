@@ -16,6 +16,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver, as any SQLite tool would open the file
 
 	"github.com/s3seal/s3seal/catalog"
+	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // movingFixture writes a small tree, syncs it and returns the env.
@@ -228,4 +229,53 @@ func catalogRows(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestMirrorPushedOnlyWhenChanged: a sync that changes nothing leaves the
+// mirror alone (its ETag, random per push, stays), one that changes the
+// catalog replaces it, and a mirror deleted or replaced behind our back is
+// pushed again even when nothing changed.
+func TestMirrorPushedOnlyWhenChanged(t *testing.T) {
+	e := movingFixture(t)
+	ctx := context.Background()
+	mirrorKey := e.prefix + "/.s3seal/catalog.age"
+	etag := func() string {
+		t.Helper()
+		obj, err := e.store().Head(ctx, mirrorKey)
+		if err != nil {
+			t.Fatalf("HEAD of the mirror: %v", err)
+		}
+		return obj.ETag
+	}
+	first := etag()
+
+	if s := e.sync(0); s.Uploaded != 0 {
+		t.Fatalf("second sync: %+v; want nothing uploaded", s)
+	}
+	if got := etag(); got != first {
+		t.Errorf("a sync that changed nothing pushed the mirror again (ETag %s -> %s)", first, got)
+	}
+
+	writeFile(t, filepath.Join(e.src, "notes.txt"), []byte("changed\n"))
+	if s := e.sync(0); s.Uploaded != 1 {
+		t.Fatalf("sync after a change: %+v; want 1 upload", s)
+	}
+	second := etag()
+	if second == first {
+		t.Errorf("a sync that uploaded a file did not push the mirror")
+	}
+
+	if err := e.store().Delete(ctx, mirrorKey); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(0)
+	third := etag() // fails the test if the mirror is still missing
+
+	if _, err := e.store().Put(ctx, mirrorKey, []byte("not a catalog"), s3store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(0)
+	if got := etag(); got == third || got == md5Hex([]byte("not a catalog")) {
+		t.Errorf("a mirror replaced by someone else was left in place (ETag %s)", got)
+	}
 }

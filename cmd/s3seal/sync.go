@@ -104,7 +104,7 @@ flags on the command line override it.`,
 	fs.Int64Var(&o.partSize, "part-size", sync.DefaultPartSize, "multipart part size in bytes (raised so no upload exceeds 10,000 parts)")
 	fs.BoolVar(&o.plainNames, "plain-names", false, "new target: readable object keys (PREFIX/path); the default hides names")
 	fs.BoolVar(&o.hiddenNames, "hidden-names", false, "insist on hidden object names")
-	fs.BoolVar(&o.noMirror, "no-mirror", false, "do not upload the encrypted catalog mirror after the sync")
+	fs.BoolVar(&o.noMirror, "no-mirror", false, "do not update the encrypted catalog mirror (by default updated when the catalog changed or the mirror is missing)")
 	fs.StringVar(&o.storageClass, "storage-class", "", "S3 storage class of file objects: "+strings.Join(storageClasses, ", ")+" (the catalog mirror stays STANDARD)")
 	fs.BoolVar(&o.delete, "delete", false, "delete the objects of files deleted from SRC (default: keep them)")
 	fs.IntVar(&o.maxDelete, "max-delete", -1, "with --delete, delete nothing and fail when more than `N` files would go (-1: no limit)")
@@ -190,7 +190,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		return err
 	}
 	if !o.dryRun && !o.noMirror {
-		if err := sync.PushCatalog(ctx, db, st, t.Prefix, recipients); err != nil {
+		if _, err := sync.UpdateMirror(ctx, db, st, t.Prefix, recipients); err != nil {
 			return err
 		}
 	}
