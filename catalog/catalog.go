@@ -199,12 +199,15 @@ func (db *DB) prepare(ctx context.Context) error {
 // SQLite's file locks and WAL index in this process: the flock already
 // excludes other s3seal processes, and it saves the lock system calls of
 // every statement (a fifth of a Lookup). trusted_schema and cell_size_check
-// harden reading files that came from elsewhere (ReplaceFrom).
+// harden reading files that came from elsewhere (ReplaceFrom). The page
+// cache is 8 MiB: lookups walk the index in path order, so pages that fall
+// out are read back from the operating system's cache, and a catalog of
+// 200,000 files (45 MB) does not become 45 MB of this process's memory.
 func dsn(path string) string {
 	return fileURI(path, fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMillis)+
 		"&_pragma=locking_mode(EXCLUSIVE)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"+
 		"&_pragma=trusted_schema(0)&_pragma=cell_size_check(1)&_pragma=secure_delete(1)"+
-		"&_pragma=cache_size(-65536)")
+		"&_pragma=cache_size(-8192)")
 }
 
 // fileURI builds a SQLite URI for path with the given query: every byte

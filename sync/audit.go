@@ -88,7 +88,7 @@ type auditState struct {
 	report  *reporter
 	rows    map[string]catalog.File
 	entries []Entry
-	remote  map[string]Remote
+	remote  *listing
 	uploads []s3store.Upload
 
 	mu  gosync.Mutex // guards out
@@ -168,11 +168,12 @@ func (a *auditState) load(ctx context.Context) error {
 	a.out.Files = len(a.entries)
 	a.out.Uploads = len(a.uploads)
 	meta := cipher.MetaKey(a.opts.Prefix, "")
-	for key := range a.remote {
+	a.remote.Each(func(key string, _ Remote) bool {
 		if !strings.HasPrefix(key, meta) {
 			a.out.Objects++
 		}
-	}
+		return true
+	})
 	return nil
 }
 
@@ -273,7 +274,7 @@ func (a *auditState) compareRemote() error {
 	byKey := make(map[string]string, len(a.rows))
 	for path, row := range a.rows {
 		byKey[row.ObjectKey] = path
-		obj, ok := a.remote[row.ObjectKey]
+		obj, ok := a.remote.Get(row.ObjectKey)
 		switch {
 		case !ok:
 			a.add(Finding{Category: ObjectMissing, Path: path, Key: row.ObjectKey, Detail: "the object is not in the bucket"})
@@ -283,11 +284,12 @@ func (a *auditState) compareRemote() error {
 		}
 	}
 	meta := cipher.MetaKey(a.opts.Prefix, "")
-	for key, obj := range a.remote {
+	a.remote.Each(func(key string, obj Remote) bool {
 		if _, known := byKey[key]; !known && !strings.HasPrefix(key, meta) {
 			a.add(Finding{Category: ObjectUnknown, Key: key, Detail: fmt.Sprintf("%s, not in the catalog", plural(obj.Size, "byte"))})
 		}
-	}
+		return true
+	})
 	return a.compareUploads()
 }
 

@@ -26,7 +26,7 @@ type deepTally struct {
 func (a *auditState) deep(ctx context.Context) error {
 	var present []catalog.File
 	for _, row := range a.rows {
-		if _, ok := a.remote[row.ObjectKey]; ok {
+		if _, ok := a.remote.Get(row.ObjectKey); ok {
 			present = append(present, row)
 		}
 	}

@@ -67,7 +67,7 @@ func (w *worker) copySource(ctx context.Context, t task) (catalog.File, [16]byte
 	if err != nil || !ok {
 		return catalog.File{}, none, false
 	}
-	listed, ok := w.remote[src.ObjectKey]
+	listed, ok := w.remote.Get(src.ObjectKey)
 	if !ok || listed.ETag != src.ETag || listed.Size != src.CipherSize {
 		return catalog.File{}, none, false
 	}

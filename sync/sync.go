@@ -95,7 +95,7 @@ func Sync(ctx context.Context, db *catalog.DB, store Store, opts Options) (Summa
 
 	var entries []Entry
 	var reported []string // paths the scan failed on or passed over
-	var remote map[string]Remote
+	var remote *listing
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		entries, err = Scan(gctx, opts.Source, opts.skip(), func(e Event) {
@@ -148,19 +148,6 @@ func (o Options) skip() func(string, bool) bool {
 	}
 }
 
-// listRemote reads every object under the prefix with ListObjectsV2.
-func listRemote(ctx context.Context, store Store, prefix string) (map[string]Remote, error) {
-	remote := make(map[string]Remote)
-	err := store.List(ctx, listPrefix(prefix), func(o s3store.Object) error {
-		remote[o.Key] = Remote{ETag: o.ETag, Size: o.Size}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list remote objects: %w", err)
-	}
-	return remote, nil
-}
-
 // listPrefix is the listing prefix for a key prefix: "p/" or "".
 func listPrefix(prefix string) string {
 	if prefix == "" {
@@ -170,11 +157,19 @@ func listPrefix(prefix string) string {
 }
 
 // execute decides each file and runs the uploads on a fixed pool of workers.
-func execute(ctx context.Context, db *catalog.DB, store Store, opts Options, entries []Entry, remote map[string]Remote, sum *Summary, r *reporter) error {
+func execute(ctx context.Context, db *catalog.DB, store Store, opts Options, entries []Entry, remote *listing, sum *Summary, r *reporter) error {
 	u := &uploader{
 		store: store, db: db, recipients: opts.Recipients,
 		buffers:  newBufferPool(opts.Jobs, partSizeFor(0, opts.PartSize)),
 		partSize: partSizeFor(0, opts.PartSize), putOpts: opts.PutOptions, report: r,
+		inFlight: make(map[string]bool),
+	}
+	ups, err := db.Uploads()
+	if err != nil {
+		return err
+	}
+	for _, up := range ups {
+		u.inFlight[up.Path] = true
 	}
 	batch := db.NewBatch(500)
 	w := &worker{u: u, db: db, opts: opts, remote: remote, batch: batch, sum: sum, report: r,
@@ -194,7 +189,7 @@ func execute(ctx context.Context, db *catalog.DB, store Store, opts Options, ent
 		})
 	}
 	stopFlushing := flushEvery(batch, 5*time.Second)
-	err := g.Wait()
+	err = g.Wait()
 	stopFlushing()
 	if ferr := batch.Flush(); ferr != nil {
 		err = errors.Join(err, fmt.Errorf("record uploads: %w", ferr))

@@ -64,6 +64,10 @@ type uploader struct {
 	partSize   int64
 	putOpts    s3store.PutOptions
 	report     *reporter
+	// inFlight holds the paths that had an in-flight upload in the catalog
+	// when the run began; only those can resume, so only those cost a
+	// catalog lookup. Read-only once the workers start.
+	inFlight map[string]bool
 }
 
 // uploadFile uploads the source file rel (expected to have stat base) as
@@ -76,10 +80,12 @@ func (u *uploader) uploadFile(ctx context.Context, root string, base Entry, key 
 		return uploaded{}, err
 	}
 	defer f.Close()
-	if up, ok, err := u.db.Upload(base.Path); err != nil {
-		return uploaded{}, err
-	} else if ok {
-		return u.uploadMultipart(ctx, root, f, base, key, &up)
+	if u.inFlight[base.Path] {
+		if up, ok, err := u.db.Upload(base.Path); err != nil {
+			return uploaded{}, err
+		} else if ok {
+			return u.uploadMultipart(ctx, root, f, base, key, &up)
+		}
 	}
 	env, err := cipher.NewEnvelope(u.recipients...)
 	if err != nil {

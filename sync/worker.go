@@ -18,7 +18,7 @@ type worker struct {
 	u      *uploader
 	db     *catalog.DB
 	opts   Options
-	remote map[string]Remote
+	remote *listing
 	batch  *catalog.Batch
 	report *reporter
 
@@ -79,7 +79,7 @@ func (w *worker) decide(ctx context.Context, e Entry, rows map[string]catalog.Fi
 
 func (w *worker) input(t task, plainMD5 *[16]byte) Input {
 	in := Input{Local: t.entry, Row: t.row, ObjectKey: t.key, PlainMD5: plainMD5, Checksum: w.opts.Checksum}
-	if r, ok := w.remote[t.key]; ok {
+	if r, ok := w.remote.Get(t.key); ok {
 		in.Remote = &r
 	}
 	return in
