@@ -88,7 +88,11 @@ func (o *keyOptions) encryptKeys(ctx context.Context, db *catalog.DB, st sync.St
 		if err != nil {
 			return nil, err
 		}
-		return []age.Recipient{id.Recipient()}, nil
+		r, err := cipher.FastX25519(id.Recipient())
+		if err != nil {
+			return nil, err
+		}
+		return []age.Recipient{r}, nil
 	}
 	if len(o.recipients)+len(o.recipientFiles) == 0 {
 		return nil, withHint(usagef("no recipient"),
