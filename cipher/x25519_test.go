@@ -3,11 +3,14 @@ package cipher
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"io"
+	mathrand "math/rand/v2"
 	"strings"
 	"testing"
 
 	"filippo.io/age"
+	"golang.org/x/crypto/curve25519"
 )
 
 // TestFastX25519 encrypts with FastX25519 recipients and decrypts with
@@ -149,4 +152,53 @@ func BenchmarkWrapX25519(b *testing.B) {
 			fast.Wrap(fileKey)
 		}
 	})
+}
+
+// TestX25519MatchesReference checks the ladder against x/crypto's X25519
+// on random scalars and points (on the curve and on its twist, and with
+// the top bit set, which RFC 7748 ignores), and against RFC 7748's
+// iterated test vector.
+func TestX25519MatchesReference(t *testing.T) {
+	rng := mathrand.New(mathrand.NewPCG(7, 8))
+	scalar, point := make([]byte, 32), make([]byte, 32)
+	for i := range 2000 {
+		for j := range scalar {
+			scalar[j], point[j] = byte(rng.Uint32()), byte(rng.Uint32())
+		}
+		if i%2 == 0 {
+			point[31] &= 127
+		}
+		want, err := curve25519.X25519(scalar, point)
+		got := x25519(scalar, point)
+		if err != nil {
+			want = make([]byte, 32) // the reference refuses an all-zero result
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("x25519(%x, %x) = %x; want %x", scalar, point, got, want)
+		}
+	}
+
+	// RFC 7748, section 5.2: k = u = 9, then k, u = X25519(k, u), k.
+	k, u := make([]byte, 32), make([]byte, 32)
+	k[0], u[0] = 9, 9
+	for i := 1; i <= 1000; i++ {
+		k, u = x25519(k, u), k
+		switch i {
+		case 1:
+			if got := hex.EncodeToString(k); got != "422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079" {
+				t.Fatalf("after one iteration: %s", got)
+			}
+		case 1000:
+			if got := hex.EncodeToString(k); got != "684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51" {
+				t.Fatalf("after 1,000 iterations: %s", got)
+			}
+		}
+	}
+}
+
+func TestFastX25519RefusesLowOrderKey(t *testing.T) {
+	r := &x25519Recipient{publicKey: make([]byte, 32)} // u = 0, a point of order 2
+	if _, err := r.Wrap(make([]byte, 16)); err == nil {
+		t.Fatal("wrapping to a low-order public key succeeded")
+	}
 }
