@@ -2,15 +2,29 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"runtime/pprof"
 )
 
 // startProfile writes a CPU profile of the whole run to the file named by
-// S3SEAL_CPUPROFILE, when that variable is set, for `go tool pprof`. It is a
-// developer aid (see docs/PERFORMANCE.md), deliberately not a flag: it
-// changes nothing a user relies on. The returned func ends the profile.
+// S3SEAL_CPUPROFILE, and a heap profile (allocations over the whole run,
+// and what was still in use at its end) to the file named by
+// S3SEAL_MEMPROFILE, when those variables are set, for `go tool pprof`.
+// They are developer aids (see docs/PERFORMANCE.md), deliberately not
+// flags: they change nothing a user relies on. The returned func ends the
+// profiles.
 func startProfile() (stop func()) {
-	path := os.Getenv("S3SEAL_CPUPROFILE")
+	stopCPU := startCPUProfile(os.Getenv("S3SEAL_CPUPROFILE"))
+	memPath := os.Getenv("S3SEAL_MEMPROFILE")
+	return func() {
+		stopCPU()
+		if memPath != "" {
+			writeHeapProfile(memPath)
+		}
+	}
+}
+
+func startCPUProfile(path string) (stop func()) {
 	if path == "" {
 		return func() {}
 	}
@@ -27,5 +41,18 @@ func startProfile() (stop func()) {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+	}
+}
+
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		warnf("heap profile: %v", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC() // up-to-date in-use figures
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		warnf("heap profile: %v", err)
 	}
 }
