@@ -10,6 +10,9 @@
 # (default .demo/ in the repository), which holds the buckets (data/), the
 # credentials (created on first start, mode 0600), the pid file and the log.
 # The binary is $VERSITYGW, else versitygw in PATH or $(go env GOPATH)/bin.
+# The gateway keeps connections alive, as S3 does; S3SEAL_DEMO_KEEPALIVE=0
+# starts it in its own default mode, which closes every connection after
+# one request.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -75,8 +78,12 @@ start() {
 	fi
 	local binary
 	binary="$(find_binary)"
+	local keepalive=(--keep-alive)
+	if [[ "${S3SEAL_DEMO_KEEPALIVE:-1}" == 0 ]]; then
+		keepalive=()
+	fi
 	ROOT_ACCESS_KEY="$ACCESS_KEY" ROOT_SECRET_KEY="$SECRET_KEY" \
-		nohup "$binary" --port "127.0.0.1:$port" --quiet posix "$state/data" >>"$log_file" 2>&1 </dev/null &
+		nohup "$binary" --port "127.0.0.1:$port" "${keepalive[@]}" --quiet posix "$state/data" >>"$log_file" 2>&1 </dev/null &
 	echo $! >"$pid_file"
 	for _ in $(seq 1 200); do
 		if ! running; then

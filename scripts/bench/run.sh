@@ -9,6 +9,9 @@
 #   S3SEAL_BENCH_SEED   workload seed (default 1)
 #   S3SEAL_BENCH_SCALE  files of the scaling run (default 200000; 0 skips it)
 #   S3SEAL_BENCH_PEERS  tools besides s3seal (default "aws rclone restic")
+#   S3SEAL_BENCH_KEEPALIVE  1 (default): the gateway keeps connections alive,
+#                       as S3 does; 0: its own default, a new connection per
+#                       request
 #
 # Every figure is one sample. Nothing leaves 127.0.0.1.
 set -euo pipefail
@@ -40,7 +43,9 @@ export NO_PROXY=127.0.0.1 AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTI
 : >"$AWS_SHARED_CREDENTIALS_FILE"
 export AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 
-gw() { S3SEAL_DEMO_DIR="$work/gw" S3SEAL_DEMO_PORT="$port" "$repo/scripts/versitygw.sh" "$@"; }
+keepalive="${S3SEAL_BENCH_KEEPALIVE:-1}"
+load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+gw() { S3SEAL_DEMO_DIR="$work/gw" S3SEAL_DEMO_PORT="$port" S3SEAL_DEMO_KEEPALIVE="$keepalive" "$repo/scripts/versitygw.sh" "$@"; }
 gw start
 trap 'gw stop >/dev/null' EXIT
 eval "$(gw env | grep -E 'AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY')"
@@ -77,7 +82,7 @@ run() {
 	before="$(stored "$tool")"
 	case "$tool" in
 	s3seal) cmd=("$work/bin/s3seal" sync "$src" "s3://b-s3seal/$name" -r "$recipient" --endpoint "$endpoint"
-		--catalog "$work/catalogs/$name.db" --json) ;;
+		--catalog "$work/catalogs/$name.db") ;; # default output, as in a cron job: a summary line
 	aws) cmd=("$awscli" --endpoint-url "$endpoint" s3 sync --only-show-errors "$src" "s3://b-aws/$name") ;;
 	rclone) cmd=(rclone sync "$src" "secret:$name") ;;
 	restic)
@@ -92,8 +97,11 @@ run() {
 		return 1
 	fi
 	local sent="-"
-	if [[ "$tool" == s3seal ]]; then
-		sent="$(tail -1 "$log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_sent"])')"
+	if [[ "$tool" == s3seal ]]; then # "... uploaded (1.7 MiB sent), ..." in bytes
+		sent="$(tail -1 "$log" | python3 -c '
+import re, sys
+n, unit = re.search(r"\(([0-9.]+) (B|KiB|MiB|GiB|TiB) sent\)", sys.stdin.read()).groups()
+print(round(float(n) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(unit)))')"
 	fi
 	read -r wall user sys rss <"$timing"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$tool" "$wall" "$user" "$sys" "$rss" \
@@ -133,7 +141,8 @@ fi
 
 {
 	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr)"
-	echo "load average before the run's end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "load average at the start: $load_at_start; before the run's end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "gateway keep-alive: $([[ "$keepalive" == 0 ]] && echo "off (a new connection per request)" || echo on)"
 	echo "s3seal: $("$work/bin/s3seal" version 2>&1 | head -1); $(go version)"
 	echo "versitygw: $(gw_bin="$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")"; "$gw_bin" --version 2>&1 | head -1)"
 	echo "aws: $("$awscli" --version 2>&1)"
