@@ -56,6 +56,14 @@ func TestErrorsHaveHints(t *testing.T) {
 		t.Errorf("unreachable endpoint: took %v to give up", d)
 	}
 
+	for _, bad := range []string{"s3://b1/x", "s3://my bucket/x", "s3://bücket/x"} {
+		res = e.run("sync", e.src, bad, "-r", e.recipient, "--endpoint", ep)
+		wantError(t, "bucket name "+bad, res, 2, "is not a bucket name")
+		if !strings.Contains(res.stderr, "hint: bucket names are 3 to 63 characters") {
+			t.Errorf("bucket name %s: no hint:\n%s", bad, res.stderr)
+		}
+	}
+
 	res = e.run("sync", e.src, e.target, "-r", "age1notarecipient", "--endpoint", ep)
 	wantError(t, "invalid recipient", res, 2, "recipient #1 given with -r")
 

@@ -38,7 +38,26 @@ func parseTarget(s string) (target, error) {
 	if bucket == "" {
 		return target{}, usagef("target %q has no bucket name", s)
 	}
+	if !plausibleBucket(bucket) {
+		return target{}, withHint(usagef("target %q: %q is not a bucket name", s, bucket),
+			"bucket names are 3 to 63 characters: lowercase letters, digits, dots and hyphens")
+	}
 	return target{Bucket: bucket, Prefix: strings.Trim(prefix, "/")}, nil
+}
+
+// plausibleBucket refuses names no S3 store accepts, which servers answer
+// with a bare "400 Bad Request". It is lenient beyond that: old AWS buckets
+// and other stores allow capitals, underscores and up to 255 characters.
+func plausibleBucket(name string) bool {
+	if len(name) < 3 || len(name) > 255 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // secretPrompt is the value -s takes when given alone.
