@@ -91,6 +91,9 @@ run() {
 		cmd=(restic backup -q "$src")
 		;;
 	esac
+	# Write back what the previous run (or the generator) left dirty, so no
+	# tool pays for the one before it.
+	sync
 	if ! /usr/bin/time -f '%e %U %S %M' -o "$timing" "${cmd[@]}" >"$log" 2>&1; then
 		echo "bench: $tool on $workload failed; log: $log" >&2
 		tail -5 "$log" >&2
