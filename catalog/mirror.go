@@ -23,33 +23,31 @@ func (db *DB) Generation() (int64, error) {
 	return g, nil
 }
 
-// Mirrored returns what SetMirrored last recorded: the Generation of the
-// snapshot last pushed as the target's mirror and that object's ETag. ok is
-// false if nothing was recorded. The record stays on this machine; it is
-// never part of a snapshot.
-func (db *DB) Mirrored() (generation int64, etag string, ok bool, err error) {
-	err = db.sql.QueryRow(`SELECT g.value, e.value FROM local g, local e
-		WHERE g.key = 'mirrored' AND e.key = 'mirror_etag'`).Scan(&generation, &etag)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, "", false, nil
-	}
-	if err != nil {
-		return 0, "", false, fmt.Errorf("read mirror record of catalog %s: %w", db.path, err)
-	}
-	return generation, etag, true, nil
+// Mirror is this machine's record of the target's catalog mirror.
+type Mirror struct {
+	Generation int64  // the Generation of the snapshot pushed
+	ETag       string // the mirror object's ETag after that push
+	Keys       string // identifies the recipients it was encrypted to
 }
 
-// SetMirrored records that the snapshot of the given generation is the
-// target's mirror, stored with etag. It does not change the Generation.
-func (db *DB) SetMirrored(generation int64, etag string) error {
-	tx, err := db.sql.Begin()
-	if err == nil {
-		defer tx.Rollback()
-		_, err = tx.Exec("INSERT OR REPLACE INTO local (key, value) VALUES ('mirrored', ?), ('mirror_etag', ?)", generation, etag)
+// Mirrored returns what SetMirrored last recorded; ok is false if nothing
+// was. The record stays on this machine: it is never part of a snapshot.
+func (db *DB) Mirrored() (m Mirror, ok bool, err error) {
+	err = db.sql.QueryRow(`SELECT g.value, e.value, k.value FROM local g, local e, local k
+		WHERE g.key = 'mirrored' AND e.key = 'mirror_etag' AND k.key = 'mirror_keys'`).Scan(&m.Generation, &m.ETag, &m.Keys)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Mirror{}, false, nil
 	}
-	if err == nil {
-		err = tx.Commit()
+	if err != nil {
+		return Mirror{}, false, fmt.Errorf("read mirror record of catalog %s: %w", db.path, err)
 	}
+	return m, true, nil
+}
+
+// SetMirrored records m. It does not change the Generation.
+func (db *DB) SetMirrored(m Mirror) error {
+	_, err := db.sql.Exec(`INSERT OR REPLACE INTO local (key, value) VALUES
+		('mirrored', ?), ('mirror_etag', ?), ('mirror_keys', ?)`, m.Generation, m.ETag, m.Keys)
 	if err != nil {
 		return fmt.Errorf("record mirror in catalog %s: %w", db.path, err)
 	}

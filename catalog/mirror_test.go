@@ -39,7 +39,7 @@ func TestGeneration(t *testing.T) {
 	step("Batch.Flush", true, batch.Flush)
 	step("PutUpload", false, func() error { return db.PutUpload(Upload{Path: "c", ObjectKey: "k", UploadID: "u"}) })
 	step("DeleteUpload", false, func() error { return db.DeleteUpload("c") })
-	step("SetMirrored", false, func() error { return db.SetMirrored(last, "etag-1") })
+	step("SetMirrored", false, func() error { return db.SetMirrored(Mirror{Generation: last, ETag: "etag-1", Keys: "k"}) })
 
 	snap := filepath.Join(t.TempDir(), "snap.db")
 	var snapGen int64
@@ -49,15 +49,15 @@ func TestGeneration(t *testing.T) {
 	}
 	step("ReplaceFrom", true, func() error { return db.ReplaceFrom(snap) })
 
-	g, etag, ok, err := db.Mirrored()
-	if err != nil || !ok || g != snapGen || etag != "etag-1" {
-		t.Errorf("Mirrored() = %d, %q, %v, %v; want %d, etag-1, true, nil (ReplaceFrom keeps the local record)", g, etag, ok, err, snapGen)
+	m, ok, err := db.Mirrored()
+	if want := (Mirror{Generation: snapGen, ETag: "etag-1", Keys: "k"}); err != nil || !ok || m != want {
+		t.Errorf("Mirrored() = %+v, %v, %v; want %+v, true, nil (ReplaceFrom keeps the local record)", m, ok, err, want)
 	}
 	other := openAt(t, filepath.Join(t.TempDir(), "other.db"))
 	if err := other.ReplaceFrom(snap); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok, err := other.Mirrored(); ok || err != nil {
+	if _, ok, err := other.Mirrored(); ok || err != nil {
 		t.Errorf("a catalog filled from a snapshot has a mirror record (ok %v, err %v); the record must stay on its machine", ok, err)
 	}
 }

@@ -29,8 +29,10 @@ var ErrNoMirror = errors.New("the target has no catalog mirror")
 // material), encrypted to recipients, as the target's catalog mirror. The
 // mirror it replaces is first copied to the previous generation. Each PUT is
 // atomic, so a reader sees a whole catalog or the one before. db records
-// which of its generations the mirror now holds, for UpdateMirror.
-func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string, recipients []age.Recipient) error {
+// which of its generations the mirror now holds, and keysID, for
+// UpdateMirror: keysID identifies the recipients (any string that changes
+// when they do).
+func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string, recipients []age.Recipient, keysID string) error {
 	dir, err := os.MkdirTemp("", "s3seal-mirror-")
 	if err != nil {
 		return fmt.Errorf("push catalog: %w", err)
@@ -53,7 +55,7 @@ func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string
 	if err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
-	if err := db.SetMirrored(generation, etag); err != nil {
+	if err := db.SetMirrored(catalog.Mirror{Generation: generation, ETag: etag, Keys: keysID}); err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
 	return nil
@@ -61,28 +63,28 @@ func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string
 
 // UpdateMirror pushes the catalog as PushCatalog does, unless the mirror
 // already holds it: db has not changed since this machine last pushed it,
-// and the mirror object still has the ETag that push gave it (nobody
-// replaced or deleted it since). Checking costs one HEAD request. It
-// reports whether it pushed.
-func UpdateMirror(ctx context.Context, db *catalog.DB, store Store, prefix string, recipients []age.Recipient) (pushed bool, err error) {
+// to the same recipients (keysID), and the mirror object still has the
+// ETag that push gave it (nobody replaced or deleted it since). Checking
+// costs one HEAD request. It reports whether it pushed.
+func UpdateMirror(ctx context.Context, db *catalog.DB, store Store, prefix string, recipients []age.Recipient, keysID string) (pushed bool, err error) {
 	generation, err := db.Generation()
 	if err != nil {
 		return false, fmt.Errorf("push catalog: %w", err)
 	}
-	mirrored, etag, ok, err := db.Mirrored()
+	last, ok, err := db.Mirrored()
 	if err != nil {
 		return false, fmt.Errorf("push catalog: %w", err)
 	}
-	if ok && mirrored == generation {
+	if ok && last.Generation == generation && last.Keys == keysID {
 		obj, err := store.Head(ctx, cipher.MetaKey(prefix, mirrorName))
-		if err == nil && obj.ETag == etag {
+		if err == nil && obj.ETag == last.ETag {
 			return false, nil
 		}
 		if err != nil && !errors.Is(err, s3store.ErrNotFound) {
 			return false, fmt.Errorf("push catalog: %w", err)
 		}
 	}
-	return true, PushCatalog(ctx, db, store, prefix, recipients)
+	return true, PushCatalog(ctx, db, store, prefix, recipients, keysID)
 }
 
 // PullCatalog downloads the target's catalog mirror, decrypts it with

@@ -120,11 +120,11 @@ func newCatalogPushCommand() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			recipients, err := o.keys.encryptKeys(ctx, db, st, t, false)
+			recipients, keysID, err := o.keys.encryptKeys(ctx, db, st, t, false)
 			if err != nil {
 				return err
 			}
-			return sync.PushCatalog(ctx, db, st, t.Prefix, recipients)
+			return sync.PushCatalog(ctx, db, st, t.Prefix, recipients, keysID)
 		},
 	}
 	o.s3.addFlags(cmd.Flags(), false)
@@ -160,7 +160,7 @@ mode it is encrypted to the target's passphrase key.`,
 					return err
 				}
 			}
-			recipients, err := o.keys.encryptKeys(ctx, db, st, t, false)
+			recipients, _, err := o.keys.encryptKeys(ctx, db, st, t, false)
 			if err != nil {
 				return err
 			}

@@ -256,12 +256,34 @@ func TestMirrorPushedOnlyWhenChanged(t *testing.T) {
 		t.Errorf("a sync that changed nothing pushed the mirror again (ETag %s -> %s)", first, got)
 	}
 
+	// A new recipient: nothing to upload, but the mirror must be encrypted
+	// to it too, or a machine holding only that key could not pull.
+	second, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sync(0, "-r", second.Recipient().String())
+	withSecond := etag()
+	if withSecond == first {
+		t.Errorf("adding a recipient left the mirror encrypted to the old one only")
+	}
+	m := e.withHome()
+	secondKey := filepath.Join(t.TempDir(), "second.txt")
+	writeFile(t, secondKey, []byte(second.String()+"\n"))
+	if res := m.run("catalog", "pull", e.src, e.target, "-i", secondKey, "--endpoint", e.srv.Endpoint,
+		"--catalog", filepath.Join(t.TempDir(), "pulled.db")); res.code != 0 {
+		t.Errorf("catalog pull with the added recipient's key: exit %d\n%s", res.code, res.stderr)
+	}
+	e.sync(0, "-r", second.Recipient().String()) // the same two recipients
+	if got := etag(); got != withSecond {
+		t.Errorf("the same recipients and no change pushed the mirror again")
+	}
+
 	writeFile(t, filepath.Join(e.src, "notes.txt"), []byte("changed\n"))
 	if s := e.sync(0); s.Uploaded != 1 {
 		t.Fatalf("sync after a change: %+v; want 1 upload", s)
 	}
-	second := etag()
-	if second == first {
+	if etag() == withSecond {
 		t.Errorf("a sync that uploaded a file did not push the mirror")
 	}
 
@@ -277,5 +299,26 @@ func TestMirrorPushedOnlyWhenChanged(t *testing.T) {
 	e.sync(0)
 	if got := etag(); got == third || got == md5Hex([]byte("not a catalog")) {
 		t.Errorf("a mirror replaced by someone else was left in place (ETag %s)", got)
+	}
+}
+
+func TestKeysID(t *testing.T) {
+	a, b := "age1aaa", "age1bbb"
+	if keysID([]string{a, b}, nil) != keysID([]string{b, a}, nil) {
+		t.Error("the order of -r values changes the keys ID")
+	}
+	ids := map[string]string{
+		"one":        keysID([]string{a}, nil),
+		"two":        keysID([]string{a, b}, nil),
+		"file":       keysID([]string{a}, [][]byte{[]byte(b)}),
+		"other file": keysID([]string{a}, [][]byte{[]byte(a)}),
+		"split":      keysID([]string{a + "\n" + b}, nil),
+	}
+	seen := map[string]string{}
+	for name, id := range ids {
+		if other, dup := seen[id]; dup {
+			t.Errorf("recipient sets %q and %q have the same keys ID", name, other)
+		}
+		seen[id] = name
 	}
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"filippo.io/age"
 	"github.com/spf13/pflag"
@@ -74,35 +77,61 @@ func (o *keyOptions) passphrase(confirm bool) (string, error) {
 	return p, nil
 }
 
-// encryptKeys returns the recipients to encrypt to. In passphrase mode it is
-// the target identity's recipient, created on first use unless dryRun.
-func (o *keyOptions) encryptKeys(ctx context.Context, db *catalog.DB, st sync.Store, t target, dryRun bool) ([]age.Recipient, error) {
+// encryptKeys returns the recipients to encrypt to, and a string that
+// identifies them (see keysID). In passphrase mode it is the target
+// identity's recipient, created on first use unless dryRun.
+func (o *keyOptions) encryptKeys(ctx context.Context, db *catalog.DB, st sync.Store, t target, dryRun bool) ([]age.Recipient, string, error) {
 	if o.passphraseMode() {
 		if len(o.recipients)+len(o.recipientFiles) > 0 {
-			return nil, usagef("choose recipients (-r/-R) or passphrase mode (-S), not both")
+			return nil, "", usagef("choose recipients (-r/-R) or passphrase mode (-S), not both")
 		}
 		if dryRun {
-			return nil, nil // a dry run encrypts nothing; it must not create the key either
+			return nil, "", nil // a dry run encrypts nothing; it must not create the key either
 		}
 		id, err := sync.PassphraseIdentity(ctx, db, st, t.Prefix, o.passphrase, true, o.workFactor)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		r, err := cipher.FastX25519(id.Recipient())
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return []age.Recipient{r}, nil
+		return []age.Recipient{r}, keysID([]string{id.Recipient().String()}, nil), nil
 	}
 	if len(o.recipients)+len(o.recipientFiles) == 0 {
-		return nil, withHint(usagef("no recipient"),
+		return nil, "", withHint(usagef("no recipient"),
 			"pass -r age1... or -R recipients.txt (make a key with age-keygen), or -S for passphrase mode")
 	}
 	rs, err := cipher.ParseRecipients(o.recipients, o.recipientFiles)
 	if err != nil {
-		return nil, withHint(usageError{err}, "a recipient is a public key such as age1..., age1pq1... or ssh-ed25519 AAAA...")
+		return nil, "", withHint(usageError{err}, "a recipient is a public key such as age1..., age1pq1... or ssh-ed25519 AAAA...")
 	}
-	return rs, nil
+	var files [][]byte
+	for _, path := range o.recipientFiles {
+		content, err := os.ReadFile(path) // parsed above: readable
+		if err != nil {
+			return nil, "", fmt.Errorf("read recipients file %s: %w", path, err)
+		}
+		files = append(files, content)
+	}
+	return rs, keysID(o.recipients, files), nil
+}
+
+// keysID identifies a set of recipients by what the user gave: a SHA-256
+// over the recipient strings (in any order) and the recipients files'
+// contents. It changes when the recipients do, so that the catalog mirror
+// is encrypted again to the new set (and also, harmlessly, when only a
+// comment in a file changes).
+func keysID(recipients []string, files [][]byte) string {
+	h := sha256.New()
+	for _, r := range slices.Sorted(slices.Values(recipients)) {
+		fmt.Fprintf(h, "r %d %s\n", len(r), r)
+	}
+	for _, f := range files {
+		fmt.Fprintf(h, "R %d\n", len(f))
+		h.Write(f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // decryptKeys returns the identities to decrypt with.

@@ -168,7 +168,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	recipients, err := o.keys.encryptKeys(ctx, db, st, t, o.dryRun)
+	recipients, keysID, err := o.keys.encryptKeys(ctx, db, st, t, o.dryRun)
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		return err
 	}
 	if !o.dryRun && !o.noMirror {
-		if _, err := sync.UpdateMirror(ctx, db, st, t.Prefix, recipients); err != nil {
+		if _, err := sync.UpdateMirror(ctx, db, st, t.Prefix, recipients, keysID); err != nil {
 			return err
 		}
 	}
