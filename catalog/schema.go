@@ -55,8 +55,8 @@ var migrations = []string{
 	) STRICT, WITHOUT ROWID;`,
 	// 2: state of this machine's copy, never in a snapshot. "generation"
 	// counts the write transactions to files and settings (what a snapshot
-	// holds); "mirrored" is the generation of the last pushed mirror and
-	// "mirror_etag" its ETag.
+	// holds); "mirrored", "mirror_etag" and "mirror_keys" describe the last
+	// pushed mirror (see Mirror).
 	`CREATE TABLE local (
 		key   TEXT NOT NULL PRIMARY KEY,
 		value ANY
