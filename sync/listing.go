@@ -1,34 +1,52 @@
 package sync
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"math"
 	"sort"
+	"strings"
 
 	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // listing is the result of one ListObjectsV2 pass over the prefix, packed
-// to keep memory small at hundreds of thousands of objects: the keys and
-// ETags of all objects back to back in one byte slice, and a fixed-size
-// item per object, sorted by key and found by binary search. That is about
-// 100 bytes per object and nothing for the garbage collector to trace,
-// where a map of strings costs about three times as much.
+// to keep memory small at hundreds of thousands of objects: the keys (less
+// the listing prefix they share) and ETags (16 bytes when they are an MD5
+// in hex, as single-part ETags are) of all objects back to back in one byte
+// slice, and a 16-byte item per object, sorted by key and found by binary
+// search. That is about 65 bytes per object for hidden names and nothing
+// for the garbage collector to trace, where a map of strings costs about
+// 250.
 type listing struct {
-	data  []byte
-	items []listItem
+	prefix string // shared by the keys of items without keyFull
+	data   []byte
+	items  []listItem
 }
 
 type listItem struct {
-	off    int    // the key starts at data[off], the ETag follows it
+	off    uint32 // the key starts at data[off], the ETag follows it
 	keyLen uint16 // S3 keys are at most 1,024 bytes
-	tagLen uint16
+	tagLen uint8
+	flags  uint8
 	size   int64
 }
 
+const (
+	keyFull = 1 << iota // the key is stored whole: it does not start with the prefix
+	tagMD5              // the ETag is stored as 16 bytes, written as 32 lowercase hex digits
+)
+
+var errListingTooLarge = errors.New("list remote objects: the listing exceeds 4 GiB of keys")
+
+func newListing(prefix string) *listing { return &listing{prefix: prefix} }
+
 // listRemote reads every object under the prefix with ListObjectsV2.
 func listRemote(ctx context.Context, store Store, prefix string) (*listing, error) {
-	l := &listing{}
+	l := newListing(listPrefix(prefix))
 	err := store.List(ctx, listPrefix(prefix), func(o s3store.Object) error {
 		return l.add(o.Key, o.ETag, o.Size)
 	})
@@ -40,13 +58,44 @@ func listRemote(ctx context.Context, store Store, prefix string) (*listing, erro
 }
 
 func (l *listing) add(key, etag string, size int64) error {
-	if len(key) > 0xffff || len(etag) > 0xffff {
+	it := listItem{off: uint32(len(l.data)), size: size}
+	if rest, ok := strings.CutPrefix(key, l.prefix); ok {
+		key = rest
+	} else {
+		it.flags |= keyFull
+	}
+	if len(key) > math.MaxUint16 || len(etag) > math.MaxUint8 {
 		return fmt.Errorf("list remote objects: key or ETag of %d and %d bytes is too long: %.64q", len(key), len(etag), key)
 	}
-	l.items = append(l.items, listItem{off: len(l.data), keyLen: uint16(len(key)), tagLen: uint16(len(etag)), size: size})
+	if len(l.data)+len(key)+len(etag) > math.MaxUint32 {
+		return errListingTooLarge
+	}
+	it.keyLen = uint16(len(key))
 	l.data = append(l.data, key...)
-	l.data = append(l.data, etag...)
+	if isLowerHex(etag, 2*16) {
+		it.flags |= tagMD5
+		it.tagLen = 16
+		l.data, _ = hex.AppendDecode(l.data, []byte(etag)) // valid: checked above
+	} else {
+		it.tagLen = uint8(len(etag))
+		l.data = append(l.data, etag...)
+	}
+	l.items = append(l.items, it)
 	return nil
+}
+
+// isLowerHex reports whether s is n lowercase hex digits, the form
+// hex.EncodeToString gives back.
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // sort orders the items by key and keeps only the last listing of a key
@@ -54,13 +103,13 @@ func (l *listing) add(key, etag string, size int64) error {
 // already, so this is one pass that finds nothing to do, unless a store
 // lists otherwise.
 func (l *listing) sort() {
-	less := func(i, j int) bool { return string(l.keyBytes(i)) < string(l.keyBytes(j)) }
+	less := func(i, j int) bool { return l.compareItems(i, j) < 0 }
 	if !sort.SliceIsSorted(l.items, less) {
 		sort.SliceStable(l.items, less)
 	}
 	kept := l.items[:0]
 	for i, it := range l.items {
-		if i+1 < len(l.items) && string(l.keyBytes(i)) == string(l.keyBytes(i+1)) {
+		if i+1 < len(l.items) && l.compareItems(i, i+1) == 0 {
 			continue // a later listing of the same key follows
 		}
 		kept = append(kept, it)
@@ -68,17 +117,58 @@ func (l *listing) sort() {
 	l.items = kept
 }
 
-func (l *listing) keyBytes(i int) []byte {
-	it := l.items[i]
-	return l.data[it.off : it.off+int(it.keyLen)]
+// compareItems compares the keys of items i and j.
+func (l *listing) compareItems(i, j int) int {
+	if (l.items[i].flags|l.items[j].flags)&keyFull == 0 {
+		return bytes.Compare(l.stored(i), l.stored(j)) // the same prefix
+	}
+	return strings.Compare(l.key(i), l.key(j))
 }
 
-func (l *listing) key(i int) string { return string(l.keyBytes(i)) }
+// stored is the key of item i as stored: without the prefix unless keyFull.
+func (l *listing) stored(i int) []byte {
+	it := l.items[i]
+	return l.data[it.off : it.off+uint32(it.keyLen)]
+}
+
+// key is the whole key of item i.
+func (l *listing) key(i int) string {
+	if l.items[i].flags&keyFull != 0 {
+		return string(l.stored(i))
+	}
+	return l.prefix + string(l.stored(i))
+}
+
+// compare compares the key of item i with key without allocating.
+func (l *listing) compare(i int, key string) int {
+	k := l.stored(i)
+	if l.items[i].flags&keyFull == 0 {
+		head := key[:min(len(key), len(l.prefix))]
+		if c := strings.Compare(l.prefix[:len(head)], head); c != 0 || len(head) < len(l.prefix) {
+			if c == 0 {
+				return 1 // key is a proper prefix of the prefix: shorter sorts first
+			}
+			return c
+		}
+		key = key[len(l.prefix):]
+	}
+	switch { // string(b) in a comparison does not allocate
+	case string(k) < key:
+		return -1
+	case string(k) > key:
+		return 1
+	}
+	return 0
+}
 
 func (l *listing) remote(i int) Remote {
 	it := l.items[i]
-	start := it.off + int(it.keyLen)
-	return Remote{ETag: string(l.data[start : start+int(it.tagLen)]), Size: it.size}
+	start := it.off + uint32(it.keyLen)
+	tag := l.data[start : start+uint32(it.tagLen)]
+	if it.flags&tagMD5 != 0 {
+		return Remote{ETag: hex.EncodeToString(tag), Size: it.size}
+	}
+	return Remote{ETag: string(tag), Size: it.size}
 }
 
 // Len is the number of objects listed.
@@ -86,9 +176,8 @@ func (l *listing) Len() int { return len(l.items) }
 
 // Get returns the listed object with key.
 func (l *listing) Get(key string) (Remote, bool) {
-	// string(b) in a comparison does not allocate.
-	i := sort.Search(len(l.items), func(i int) bool { return string(l.keyBytes(i)) >= key })
-	if i < len(l.items) && string(l.keyBytes(i)) == key {
+	i := sort.Search(len(l.items), func(i int) bool { return l.compare(i, key) >= 0 })
+	if i < len(l.items) && l.compare(i, key) == 0 {
 		return l.remote(i), true
 	}
 	return Remote{}, false

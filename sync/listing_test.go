@@ -16,7 +16,25 @@ func TestListing(t *testing.T) {
 		if i%97 == 0 {
 			key += strings.Repeat("ü/", 40) // multi-byte, longer keys
 		}
-		want[key] = Remote{ETag: fmt.Sprintf("%032x-%d", i, i%3), Size: int64(i) * 1001}
+		etag := fmt.Sprintf("%032x", i*7919) // a single-part ETag, stored as 16 bytes
+		switch i % 4 {
+		case 1:
+			etag = fmt.Sprintf("%032x-%d", i, i%3+2) // multipart
+		case 2:
+			etag = fmt.Sprintf("%032X", i) // upper case: kept as it is
+		}
+		switch i % 50 { // outside the listing prefix (the store misbehaves), before and after it
+		case 0:
+			key = "other/" + key
+		case 25:
+			key = "p." + key[2:]
+		case 30:
+			key = "p0" + key[2:]
+		}
+		if i == 35 {
+			key = "p"
+		}
+		want[key] = Remote{ETag: etag, Size: int64(i) * 1001}
 		keys = append(keys, key)
 	}
 	for _, order := range []string{"sorted", "shuffled"} {
@@ -27,7 +45,7 @@ func TestListing(t *testing.T) {
 			} else {
 				rand.New(rand.NewPCG(1, 2)).Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
 			}
-			l := &listing{}
+			l := newListing("p/")
 			for _, k := range in {
 				if err := l.add(k, want[k].ETag, want[k].Size); err != nil {
 					t.Fatal(err)
@@ -42,7 +60,7 @@ func TestListing(t *testing.T) {
 					t.Fatalf("Get(%q) = %+v, %v; want %+v, true", k, got, ok, r)
 				}
 			}
-			for _, miss := range []string{"", "p/", "p/00", "p/00/0x", "q", "p/ff/1", "\xff"} {
+			for _, miss := range []string{"", "p/", "p/00", "p/00/0x", "q", "p/ff/1", "\xff", "other/", "o", "other/p/00/0x"} {
 				if got, ok := l.Get(miss); ok {
 					t.Errorf("Get(%q) = %+v; want not found", miss, got)
 				}
@@ -63,7 +81,7 @@ func TestListing(t *testing.T) {
 }
 
 func TestListingDuplicatesKeepLast(t *testing.T) {
-	l := &listing{}
+	l := newListing("")
 	for i, k := range []string{"b", "a", "b", "c", "a", "b"} {
 		l.add(k, fmt.Sprint(i), 1)
 	}
@@ -76,7 +94,7 @@ func TestListingDuplicatesKeepLast(t *testing.T) {
 }
 
 func TestListingEmptyAndStop(t *testing.T) {
-	l := &listing{}
+	l := newListing("p/")
 	l.sort()
 	if _, ok := l.Get("a"); ok || l.Len() != 0 {
 		t.Fatalf("an empty listing finds something")
@@ -97,15 +115,15 @@ func TestListingEmptyAndStop(t *testing.T) {
 // TestListingGetAllocs keeps lookups cheap: a miss costs
 // no allocation, a hit only its ETag string.
 func TestListingGetAllocs(t *testing.T) {
-	l := &listing{}
+	l := newListing("p/")
 	for i := range 1000 {
-		l.add(fmt.Sprintf("k%04d", i), "0123456789abcdef0123456789abcdef", 1)
+		l.add(fmt.Sprintf("p/k%04d", i), "0123456789abcdef0123456789abcdef", 1)
 	}
 	l.sort()
-	if n := testing.AllocsPerRun(100, func() { l.Get("k0500x") }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { l.Get("p/k0500x") }); n != 0 {
 		t.Errorf("a miss allocates %v times; want 0", n)
 	}
-	if n := testing.AllocsPerRun(100, func() { l.Get("k0500") }); n > 1 {
+	if n := testing.AllocsPerRun(100, func() { l.Get("p/k0500") }); n > 1 {
 		t.Errorf("a hit allocates %v times; want at most 1", n)
 	}
 }
