@@ -9,6 +9,8 @@
 #   S3SEAL_BENCH_SEED   workload seed (default 1)
 #   S3SEAL_BENCH_SCALE  files of the scaling run (default 200000; 0 skips it)
 #   S3SEAL_BENCH_PEERS  tools besides s3seal (default "aws rclone restic")
+#   S3SEAL_BENCH_REPS   samples of W1, W2-initial and W2-nochange per tool
+#                       (default 3; the report gives the median and range)
 #   S3SEAL_BENCH_KEEPALIVE  1 (default): the gateway keeps connections alive,
 #                       as S3 does; 0: its own default, a new connection per
 #                       request
@@ -21,6 +23,7 @@ work="${S3SEAL_BENCH_DIR:-/tmp/s3seal-bench}"
 port="${S3SEAL_BENCH_PORT:-7393}"
 seed="${S3SEAL_BENCH_SEED:-1}"
 scale="${S3SEAL_BENCH_SCALE:-200000}"
+reps="${S3SEAL_BENCH_REPS:-3}"
 read -r -a peers <<<"${S3SEAL_BENCH_PEERS:-aws rclone restic}"
 endpoint="http://127.0.0.1:$port"
 results="$work/results.tsv"
@@ -114,16 +117,25 @@ print(round(float(n) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(unit)))')
 printf 'workload\ttool\twall_s\tuser_s\tsys_s\tmaxrss_kib\tstored_delta_bytes\ts3seal_bytes_sent\n' >"$results"
 gen() { python3 "$repo/scripts/bench/gen.py" "$@"; }
 
+# Repeated samples go round the tools (s3seal, aws, rclone, restic, then
+# again), so a slow minute of the machine does not land on one tool only.
+# Each sample of a first upload goes to a name of its own.
 echo "== W1: four 256 MiB incompressible files"
 gen big "$work/data/w1" 4 256 "$seed"
-for tool in s3seal "${peers[@]}"; do run "$tool" W1 "$work/data/w1" w1; done
+for rep in $(seq "$reps"); do
+	for tool in s3seal "${peers[@]}"; do run "$tool" W1 "$work/data/w1" "w1-$rep"; done
+done
 
 echo "== W2: 20,000 files of 1-16 KiB"
 gen small "$work/data/w2" 20000 "$seed"
-for tool in s3seal "${peers[@]}"; do run "$tool" W2-initial "$work/data/w2" w2; done
-for tool in s3seal "${peers[@]}"; do run "$tool" W2-nochange "$work/data/w2" w2; done
+for rep in $(seq "$reps"); do
+	for tool in s3seal "${peers[@]}"; do run "$tool" W2-initial "$work/data/w2" "w2-$rep"; done
+done
+for rep in $(seq "$reps"); do
+	for tool in s3seal "${peers[@]}"; do run "$tool" W2-nochange "$work/data/w2" "w2-$reps"; done
+done
 gen modify "$work/data/w2" 1 "$((seed + 1))"
-for tool in s3seal "${peers[@]}"; do run "$tool" W2-modified "$work/data/w2" w2; done
+for tool in s3seal "${peers[@]}"; do run "$tool" W2-modified "$work/data/w2" "w2-$reps"; done
 
 echo "== server limit: the same objects put by a bare SDK loop, 16 in flight (s3seal: 4 jobs x 4)"
 "$awscli" --endpoint-url "$endpoint" s3 mb s3://b-putloop >/dev/null
