@@ -76,6 +76,21 @@ export RESTIC_PASSWORD=bench-password RESTIC_CACHE_DIR="$work/restic-cache"
 
 stored() { du -sb "$work/gw/data/b-$1" | cut -f1; }
 
+# settle SRC: start a timed run from the same state every time. Write back
+# what the previous run (or the generator) left dirty, drop the page cache
+# (the gateway's copies of earlier uploads fill it, and a run that needs
+# memory would pay for reclaiming it), then read SRC back into it: the
+# source is cached for every tool, the rest of memory is free.
+can_drop=0
+[[ -w /proc/sys/vm/drop_caches ]] && can_drop=1
+settle() {
+	sync
+	if ((can_drop)); then
+		echo 3 >/proc/sys/vm/drop_caches
+	fi
+	find "$1" -type f -exec cat {} + >/dev/null
+}
+
 # run TOOL WORKLOAD SRC NAME: one sync of SRC by TOOL into its bucket under
 # NAME, timed, with a row appended to results.tsv.
 run() {
@@ -94,9 +109,7 @@ run() {
 		cmd=(restic backup -q "$src")
 		;;
 	esac
-	# Write back what the previous run (or the generator) left dirty, so no
-	# tool pays for the one before it.
-	sync
+	settle "$src"
 	if ! /usr/bin/time -f '%e %U %S %M' -o "$timing" "${cmd[@]}" >"$log" 2>&1; then
 		echo "bench: $tool on $workload failed; log: $log" >&2
 		tail -5 "$log" >&2
@@ -158,6 +171,7 @@ fi
 	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr)"
 	echo "load average at the start: $load_at_start; before the run's end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "gateway keep-alive: $([[ "$keepalive" == 0 ]] && echo "off (a new connection per request)" || echo on)"
+	echo "before each timed run: sync, $([[ "$can_drop" == 1 ]] && echo "page cache dropped, " || echo "page cache NOT dropped (not root), ")source read back"
 	echo "s3seal: $("$work/bin/s3seal" version 2>&1 | head -1); $(go version)"
 	echo "versitygw: $(gw_bin="$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")"; "$gw_bin" --version 2>&1 | head -1)"
 	echo "aws: $("$awscli" --version 2>&1)"
