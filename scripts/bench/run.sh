@@ -156,9 +156,13 @@ done
 gen modify "$work/data/w2" 1 "$((seed + 1))"
 for tool in s3seal "${peers[@]}"; do run "$tool" W2-modified "$work/data/w2" "w2-$reps"; done
 
-echo "== server limit: the same objects put by a bare SDK loop, 16 in flight (s3seal: 4 jobs x 4)"
+echo "== server limit: the same objects put by a bare loop, 16 in flight (s3seal: 4 jobs x 4)"
 "$awscli" --endpoint-url "$endpoint" s3 mb s3://b-putloop >/dev/null
-"$work/bin/putloop" -bucket b-putloop -endpoint "$endpoint" -jobs 16 -overhead 250 "$work/data/w2" | tee "$work/putloop.txt"
+for client in sdk s3seal; do
+	settle "$work/data/w2"
+	"$work/bin/putloop" -client "$client" -bucket b-putloop -endpoint "$endpoint" -jobs 16 -overhead 250 \
+		"$work/data/w2" | tee "$work/putloop-$client.txt"
+done
 
 echo "== W3: one 256 MiB file renamed"
 gen big "$work/data/w3" 1 256 "$((seed + 2))"
@@ -183,6 +187,7 @@ fi
 	echo "aws: $("$awscli" --version 2>&1)"
 	command -v rclone >/dev/null && echo "rclone: $(rclone version 2>/dev/null | head -1)"
 	command -v restic >/dev/null && echo "restic: $(restic version 2>/dev/null | head -1)"
-	echo "server limit (putloop): $(cat "$work/putloop.txt")"
+	echo "server limit, bare AWS SDK PutObject loop (putloop -client sdk): $(cat "$work/putloop-sdk.txt")"
+	echo "the same loop through s3seal's S3 client (putloop -client s3seal): $(cat "$work/putloop-s3seal.txt")"
 } | tee "$work/machine.txt"
 python3 "$repo/scripts/bench/report.py" "$results" "$work/machine.txt" | tee "$work/results.md"

@@ -20,6 +20,14 @@
 // more attempts and no client-side retry quota, so a long outage of a slow
 // link does not exhaust a shared token bucket and fail every later request.
 //
+// With a custom endpoint, Put (one PutObject, what a sync of small files
+// sends most) skips the SDK's middleware stack, whose per-request work cost
+// more CPU than the encryption of a small file: it signs the request with
+// the SDK's SigV4 signer, sends it on the same HTTP client, retries with the
+// same retryer and returns errors of the SDK's types, so that everything
+// above sees no difference. Every other request, and every request to AWS,
+// goes through the SDK.
+//
 // Errors name the operation and the object ("put s3://bucket/key: ...") and
 // match the package's sentinels with errors.Is: ErrNotFound, ErrNoSuchBucket,
 // ErrNoSuchUpload, ErrAccessDenied, ErrBadCredentials, ErrUnreachable,

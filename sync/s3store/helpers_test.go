@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -162,3 +163,26 @@ func replaceETag(etag string) func(*http.Response) {
 
 // equalBytes reports whether a and b are equal, for readable conditions.
 func equalBytes(a, b []byte) bool { return bytes.Equal(a, b) }
+
+// filter returns the recorded requests that match.
+func (r *recorder) filter(match func(recordedRequest) bool) []recordedRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []recordedRequest
+	for _, req := range r.requests {
+		if match(req) {
+			out = append(out, req)
+		}
+	}
+	return out
+}
+
+// containsAll reports whether s contains every one of subs.
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,118 @@
+package s3store_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/s3seal/s3seal/sync/s3store"
+	"github.com/s3seal/s3seal/sync/s3store/s3test"
+)
+
+// awkwardKeys need escaping in a URL path, and some of them in the SigV4
+// canonical request too. (Keys ending in "/" or with "//", "./" or "../"
+// are left out: the gateway's posix backend stores them as file paths.)
+var awkwardKeys = []string{
+	"plain",
+	"with space/and+plus",
+	"per%cent/q?uery#hash",
+	"semi;colon=equals&amp",
+	"tilde~_-.dots",
+	"unicode/Grüße/日本語",
+	"quote\"apos'star*paren()",
+	"brackets[]{}|\\^`",
+}
+
+// TestPutAwkwardKeys puts objects under keys with characters that need
+// escaping, by both PutObject paths (the direct one for custom endpoints
+// and the SDK's), and reads them back by key and by listing.
+func TestPutAwkwardKeys(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"direct", "sdk"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			store, _ := newStore(t)
+			if !s3store.DirectPut(store) {
+				t.Fatal("a Store for a custom endpoint does not use the direct PutObject path")
+			}
+			if path == "sdk" {
+				s3store.UseSDKPut(store)
+			}
+			for _, key := range awkwardKeys {
+				body := []byte("body of " + key)
+				if etag := put(t, store, key, body); etag != md5Hex(body) {
+					t.Errorf("Put(%q) ETag = %q; want %q", key, etag, md5Hex(body))
+				}
+				if got := get(t, store, key); !equalBytes(got, body) {
+					t.Errorf("Get(%q) = %q; want %q", key, got, body)
+				}
+			}
+			var listed []string
+			if err := store.List(context.Background(), "", func(o s3store.Object) error {
+				listed = append(listed, o.Key)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(awkwardKeys)
+			slices.Sort(want)
+			if !slices.Equal(listed, want) {
+				t.Errorf("List = %q; want %q", listed, want)
+			}
+		})
+	}
+}
+
+// TestPutSendsStorageClassAndNoMetadata checks the headers of a direct
+// PutObject: the storage class asked for, a signed Content-MD5, and no user
+// metadata.
+func TestPutSendsStorageClassAndNoMetadata(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Get(t)
+	cfg, rec := withRecorder(srv.Config(srv.NewBucket(t)), nil)
+	store := openStore(t, cfg)
+	if _, err := store.Put(context.Background(), "k", []byte("x"), s3store.PutOptions{StorageClass: "STANDARD"}); err != nil {
+		t.Fatal(err)
+	}
+	puts := rec.filter(func(r recordedRequest) bool { return r.method == http.MethodPut })
+	if len(puts) != 1 {
+		t.Fatalf("recorded %d PUT requests; want 1", len(puts))
+	}
+	h := puts[0].header
+	if got := h.Get("X-Amz-Storage-Class"); got != "STANDARD" {
+		t.Errorf("x-amz-storage-class = %q; want STANDARD", got)
+	}
+	if auth := h.Get("Authorization"); !containsAll(auth, "content-md5", "x-amz-content-sha256") {
+		t.Errorf("Authorization %q does not sign Content-MD5 and x-amz-content-sha256", auth)
+	}
+	for name := range h {
+		if len(name) > len("X-Amz-Meta-") && http.CanonicalHeaderKey(name[:len("X-Amz-Meta-")]) == "X-Amz-Meta-" {
+			t.Errorf("PUT carries user metadata header %s", name)
+		}
+	}
+}
+
+// TestPutErrors checks that the direct PutObject's failures classify as the
+// SDK's do.
+func TestPutErrors(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Get(t)
+	ctx := context.Background()
+
+	missing := srv.Config("no-such-bucket-" + srv.NewBucket(t))
+	if _, err := openStore(t, missing).Put(ctx, "k", []byte("x"), s3store.PutOptions{}); !errors.Is(err, s3store.ErrNoSuchBucket) {
+		t.Errorf("Put into a missing bucket = %v; want ErrNoSuchBucket", err)
+	}
+
+	closed := s3store.Config{Bucket: "any-bucket", Endpoint: "http://127.0.0.1:1", Region: "us-east-1",
+		AccessKey: "key", SecretKey: "secret", MaxAttempts: 2}
+	_, err := openStore(t, closed).Put(ctx, "k", []byte("x"), s3store.PutOptions{})
+	if !errors.Is(err, s3store.ErrUnreachable) {
+		t.Errorf("Put to a closed port = %v; want ErrUnreachable", err)
+	}
+	if err != nil && !containsAll(err.Error(), "PutObject", "exceeded maximum number of attempts, 2") {
+		t.Errorf("Put to a closed port = %q; want the operation and the attempts named", err)
+	}
+}
