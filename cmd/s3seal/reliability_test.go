@@ -130,13 +130,21 @@ func TestFileChangedWhileRead(t *testing.T) {
 
 			proxy := s3test.StartProxy(t, e.srv.Endpoint)
 			var once gosync.Once
+			changed := false
 			var changeErr error
 			proxy.OnBody(func(r *s3test.Request, _ int64) {
 				if r.Op == s3test.OpUploadPart && proxy.BytesOf(s3test.OpUploadPart, "") >= partSize/2 {
-					once.Do(func() { changeErr = c.change(big) })
+					once.Do(func() { changed, changeErr = true, c.change(big) })
 				}
 			})
 			_, stdout := e.syncVia(proxy.URL, exitPartial)
+			// The sync can see the change and exit before the proxy's
+			// goroutine has stored changeErr: Do returns only once a
+			// change under way is done, and stops any later one.
+			once.Do(func() {})
+			if !changed {
+				t.Fatal("the file was not changed during its upload")
+			}
 			if changeErr != nil {
 				t.Fatal(changeErr)
 			}
