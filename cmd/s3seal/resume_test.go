@@ -81,15 +81,16 @@ func (e *env) syncVia(endpoint string, want int, extra ...string) (summary, stri
 
 // signalAtPartBytes sends sig to c once the proxy has received at least
 // limit bytes of UploadPart bodies, and returns a channel that receives the
-// time it did so.
+// time it did so. The time is in the channel before the signal goes out, so
+// that a child that exits at once cannot be seen to end before it.
 func signalAtPartBytes(proxy *s3test.Proxy, c *child, sig syscall.Signal, limit int64) <-chan time.Time {
 	sent := make(chan time.Time, 1)
 	var once sync.Once
 	proxy.OnBody(func(r *s3test.Request, _ int64) {
 		if r.Op == s3test.OpUploadPart && proxy.BytesOf(s3test.OpUploadPart, "") >= limit {
 			once.Do(func() {
-				c.cmd.Process.Signal(sig)
 				sent <- time.Now()
+				c.cmd.Process.Signal(sig)
 			})
 		}
 	})
