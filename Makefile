@@ -35,6 +35,6 @@ demo: build
 
 # s3seal next to aws s3 sync, rclone crypt and restic on generated workloads,
 # against a local gateway (scripts/bench/run.sh; installs the peers with
-# apt-get). Not part of `make test`: it takes about a quarter of an hour.
+# apt-get). Not part of `make test`: it takes 10-20 minutes.
 bench:
 	scripts/bench/run.sh
