@@ -6,11 +6,14 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,7 +43,15 @@ type directPut struct {
 	// bucketURL is the endpoint with the escaped bucket name and a slash
 	// appended: a key's URL is bucketURL + its escaped key.
 	bucketURL string
+	// skew is the server's clock minus ours, in nanoseconds, learnt from
+	// the Date of a response that rejected a request as too skewed; the
+	// SDK keeps the same offset for its own requests.
+	skew atomic.Int64
 }
+
+// Retries: the loop below asks the retryer whether and when to retry but
+// takes no retry tokens, which is right only because the Store's retryer
+// has no rate limiter (ratelimit.None in newRetryer).
 
 // newDirectPut returns a directPut for the bucket of client, or nil when the
 // client does not address a custom endpoint path-style.
@@ -50,8 +61,9 @@ func newDirectPut(client *s3.Client, httpClient *http.Client, bucket string) *di
 		return nil
 	}
 	endpoint, err := url.Parse(*opts.BaseEndpoint)
-	if err != nil || endpoint.RawQuery != "" || endpoint.Fragment != "" {
-		return nil
+	if err != nil || (endpoint.Scheme != "http" && endpoint.Scheme != "https") || endpoint.Host == "" ||
+		endpoint.RawQuery != "" || endpoint.Fragment != "" {
+		return nil // the SDK reports what is wrong with it
 	}
 	base := strings.TrimSuffix(endpoint.String(), "/") + "/"
 	return &directPut{
@@ -80,6 +92,10 @@ type putResult struct {
 // SDK's shapes (an operation error around a response or send error), so
 // that classify and the retryer treat them alike.
 func (d *directPut) put(ctx context.Context, key string, body []byte, sum [md5.Size]byte, storageClass string) (putResult, error) {
+	if key == "" {
+		// "PUT /bucket/" would be a CreateBucket request.
+		return putResult{}, d.operationError(errors.New("empty object key"))
+	}
 	contentMD5 := base64.StdEncoding.EncodeToString(sum[:])
 	target := d.bucketURL + httpbinding.EscapePath(key, false)
 	maxAttempts := d.retryer.MaxAttempts()
@@ -113,10 +129,22 @@ func (d *directPut) put(ctx context.Context, key string, body []byte, sum [md5.S
 
 // attempt sends one signed PutObject request.
 func (d *directPut) attempt(ctx context.Context, target string, body []byte, contentMD5, storageClass string) (putResult, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, target, bytes.NewReader(body))
+	// The transport may go on reading the body after Do returns (when the
+	// server answers before it has read it all), and the caller reuses the
+	// buffer once Put returns: the gate makes every reader of it read EOF
+	// from then on, as the SDK's request body does.
+	gate := &bodyGate{}
+	defer gate.close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, target, http.NoBody)
 	if err != nil {
 		return putResult{}, err
 	}
+	if len(body) > 0 {
+		req.Body = gate.reader(body)
+		req.GetBody = func() (io.ReadCloser, error) { return gate.reader(body), nil }
+		req.ContentLength = int64(len(body))
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Content-MD5", contentMD5)
 	req.Header.Set("X-Amz-Content-Sha256", unsignedPayloadHash)
 	if storageClass != "" {
@@ -127,7 +155,8 @@ func (d *directPut) attempt(ctx context.Context, target string, body []byte, con
 	if err != nil {
 		return putResult{}, err
 	}
-	if err := d.signer.SignHTTP(ctx, creds, req, unsignedPayloadHash, "s3", d.region, time.Now().UTC()); err != nil {
+	skew := time.Duration(d.skew.Load())
+	if err := d.signer.SignHTTP(ctx, creds, req, unsignedPayloadHash, "s3", d.region, time.Now().Add(skew).UTC()); err != nil {
 		return putResult{}, err
 	}
 	resp, err := d.client.Do(req)
@@ -136,17 +165,59 @@ func (d *directPut) attempt(ctx context.Context, target string, body []byte, con
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return putResult{}, parseErrorResponse(resp)
+		return putResult{}, d.checkSkew(parseErrorResponse(resp), resp, skew)
 	}
-	// Read what is left so that the connection is reused.
-	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)); err != nil {
-		return putResult{}, &smithyhttp.RequestSendError{Err: err}
-	}
+	// Read what is left so that the connection is reused. The object is
+	// stored whatever happens to the rest of a 2xx response.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return putResult{
 		etag: unquote(resp.Header.Get("ETag")),
 		sse:  resp.Header.Get("X-Amz-Server-Side-Encryption"),
 	}, nil
 }
+
+// clockSkewCodes are the error codes with which servers reject a request
+// signed at a time too far from theirs (the SDK's list).
+var clockSkewCodes = map[string]bool{
+	"InvalidSignatureException": true,
+	"SignatureDoesNotMatch":     true,
+	"AuthFailure":               true,
+	"RequestTimeTooSkewed":      true,
+	"AccessDeniedException":     true,
+}
+
+// maxClockSkew is how far the server's clock may be from the one a request
+// was signed with before the request is signed again with the server's.
+const maxClockSkew = 4 * time.Minute
+
+// checkSkew does what the SDK's retry middleware does with a response that
+// rejects a request for its signing time: when the response's Date is more
+// than maxClockSkew from the clock the request was signed with, it records
+// the server's offset for every later request and makes err retryable.
+func (d *directPut) checkSkew(err error, resp *http.Response, signedWith time.Duration) error {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || !clockSkewCodes[apiErr.ErrorCode()] || resp.Header.Get("Age") != "" {
+		return err
+	}
+	server, perr := smithyhttp.ParseTime(resp.Header.Get("Date"))
+	if perr != nil {
+		return err
+	}
+	skew := time.Until(server)
+	if (skew - signedWith).Abs() <= maxClockSkew {
+		return err
+	}
+	d.skew.Store(int64(skew))
+	return &clockSkewError{err}
+}
+
+// clockSkewError is a rejection for a signing time that a retry with the
+// server's clock should cure.
+type clockSkewError struct{ err error }
+
+func (e *clockSkewError) Error() string        { return e.err.Error() }
+func (e *clockSkewError) Unwrap() error        { return e.err }
+func (e *clockSkewError) RetryableError() bool { return true }
 
 // operationError wraps err as the SDK wraps a failed PutObject.
 func (d *directPut) operationError(err error) error {
@@ -168,7 +239,7 @@ func parseErrorResponse(resp *http.Response) error {
 		if doc.Code == "" {
 			doc.Code = "HTTP" + strconv.Itoa(resp.StatusCode)
 		}
-		doc.Message = ""
+		doc.Message = http.StatusText(resp.StatusCode)
 	}
 	if doc.RequestID == "" {
 		doc.RequestID = resp.Header.Get("X-Amz-Request-Id")
@@ -181,3 +252,36 @@ func parseErrorResponse(resp *http.Response) error {
 		RequestID: doc.RequestID,
 	}
 }
+
+// bodyGate hands out readers of one body that all read EOF once it is
+// closed (smithy-go's request bodies do the same).
+type bodyGate struct {
+	mu     sync.Mutex
+	closed bool
+}
+
+func (g *bodyGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+func (g *bodyGate) reader(b []byte) io.ReadCloser {
+	return &gatedReader{gate: g, r: bytes.NewReader(b)}
+}
+
+type gatedReader struct {
+	gate *bodyGate
+	r    *bytes.Reader
+}
+
+func (r *gatedReader) Read(p []byte) (int, error) {
+	r.gate.mu.Lock()
+	defer r.gate.mu.Unlock()
+	if r.gate.closed {
+		return 0, io.EOF
+	}
+	return r.r.Read(p)
+}
+
+func (r *gatedReader) Close() error { return nil }
