@@ -24,8 +24,9 @@
 // sends most) skips the SDK's middleware stack, whose per-request work cost
 // more CPU than the encryption of a small file: it signs the request with
 // the SDK's SigV4 signer, sends it on the same HTTP client, retries with the
-// same retryer and returns errors of the SDK's types, so that everything
-// above sees no difference. Every other request, and every request to AWS,
+// same retryer, corrects for a server clock far from ours as the SDK does,
+// and returns errors of the SDK's types, so that everything above sees no
+// difference. Every other request, and every request to AWS,
 // goes through the SDK.
 //
 // Errors name the operation and the object ("put s3://bucket/key: ...") and
