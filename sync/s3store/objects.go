@@ -91,16 +91,6 @@ func (s *Store) Head(ctx context.Context, key string) (Object, error) {
 // ErrETagMismatch. No user metadata is ever sent.
 func (s *Store) Put(ctx context.Context, key string, body []byte, opts PutOptions) (string, error) {
 	sum := md5.Sum(body)
-	if s.direct != nil {
-		res, err := s.direct.put(ctx, key, body, sum, opts.StorageClass)
-		if err != nil {
-			return "", s.wrap("put", key, err, ErrNoSuchBucket)
-		}
-		if err := s.checkETag("put", key, res.etag, sum, types.ServerSideEncryption(res.sse)); err != nil {
-			return "", err
-		}
-		return res.etag, nil
-	}
 	out, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(key),

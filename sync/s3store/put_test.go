@@ -26,46 +26,34 @@ var awkwardKeys = []string{
 }
 
 // TestPutAwkwardKeys puts objects under keys with characters that need
-// escaping, by both PutObject paths (the direct one for custom endpoints
-// and the SDK's), and reads them back by key and by listing.
+// escaping and reads them back by key and by listing.
 func TestPutAwkwardKeys(t *testing.T) {
 	t.Parallel()
-	for _, path := range []string{"direct", "sdk"} {
-		t.Run(path, func(t *testing.T) {
-			t.Parallel()
-			store, _ := newStore(t)
-			if !s3store.DirectPut(store) {
-				t.Fatal("a Store for a custom endpoint does not use the direct PutObject path")
-			}
-			if path == "sdk" {
-				s3store.UseSDKPut(store)
-			}
-			for _, key := range awkwardKeys {
-				body := []byte("body of " + key)
-				if etag := put(t, store, key, body); etag != md5Hex(body) {
-					t.Errorf("Put(%q) ETag = %q; want %q", key, etag, md5Hex(body))
-				}
-				if got := get(t, store, key); !equalBytes(got, body) {
-					t.Errorf("Get(%q) = %q; want %q", key, got, body)
-				}
-			}
-			var listed []string
-			if err := store.List(context.Background(), "", func(o s3store.Object) error {
-				listed = append(listed, o.Key)
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			want := slices.Clone(awkwardKeys)
-			slices.Sort(want)
-			if !slices.Equal(listed, want) {
-				t.Errorf("List = %q; want %q", listed, want)
-			}
-		})
+	store, _ := newStore(t)
+	for _, key := range awkwardKeys {
+		body := []byte("body of " + key)
+		if etag := put(t, store, key, body); etag != md5Hex(body) {
+			t.Errorf("Put(%q) ETag = %q; want %q", key, etag, md5Hex(body))
+		}
+		if got := get(t, store, key); !equalBytes(got, body) {
+			t.Errorf("Get(%q) = %q; want %q", key, got, body)
+		}
+	}
+	var listed []string
+	if err := store.List(context.Background(), "", func(o s3store.Object) error {
+		listed = append(listed, o.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(awkwardKeys)
+	slices.Sort(want)
+	if !slices.Equal(listed, want) {
+		t.Errorf("List = %q; want %q", listed, want)
 	}
 }
 
-// TestPutSendsStorageClassAndNoMetadata checks the headers of a direct
+// TestPutSendsStorageClassAndNoMetadata checks the headers of a
 // PutObject: the storage class asked for, a signed Content-MD5, and no user
 // metadata.
 func TestPutSendsStorageClassAndNoMetadata(t *testing.T) {
@@ -94,8 +82,7 @@ func TestPutSendsStorageClassAndNoMetadata(t *testing.T) {
 	}
 }
 
-// TestPutErrors checks that the direct PutObject's failures classify as the
-// SDK's do.
+// TestPutErrors checks how PutObject's failures classify.
 func TestPutErrors(t *testing.T) {
 	t.Parallel()
 	srv := s3test.Get(t)

@@ -71,9 +71,6 @@ const (
 // Store is one bucket. It is safe for concurrent use.
 type Store struct {
 	client *s3.Client
-	// direct sends PutObject requests without the SDK's middleware; nil
-	// on AWS endpoints (see directPut).
-	direct *directPut
 	bucket string
 	region string
 	// copyThreshold and copyPartSize are the multipart copy limits; tests
@@ -124,7 +121,6 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	})
 	return &Store{
 		client:        client,
-		direct:        newDirectPut(client, httpClient, cfg.Bucket),
 		bucket:        cfg.Bucket,
 		region:        awsCfg.Region,
 		copyThreshold: maxCopySize,

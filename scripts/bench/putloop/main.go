@@ -4,8 +4,8 @@
 // s3seal, twice: with -client sdk, a bare loop over the AWS SDK's PutObject
 // (configured as s3seal configures it for a custom endpoint: path-style,
 // Content-MD5, unsigned payload, no 100-continue), and with -client s3seal,
-// through s3seal's own S3 client (package s3store), which sends small
-// uploads without the SDK's middleware.
+// through s3seal's own S3 client (package s3store), which is the same SDK
+// client with s3seal's retryer, HTTP client and error classification.
 //
 //	putloop -client sdk -bucket B -endpoint URL -jobs 16 -overhead 250 DIR
 package main
