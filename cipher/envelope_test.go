@@ -113,3 +113,21 @@ func TestEnvelopeKeepsLabels(t *testing.T) {
 		t.Error("NewEnvelope(scrypt, x25519) error = nil; want age's refusal")
 	}
 }
+
+// BenchmarkNewEnvelope measures the per-file cost of the age header for one
+// X25519 recipient, parsed as the command line parses it.
+func BenchmarkNewEnvelope(b *testing.B) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		b.Fatal(err)
+	}
+	recipients, err := ParseRecipients([]string{id.Recipient().String()}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := NewEnvelope(recipients...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

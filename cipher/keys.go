@@ -78,12 +78,12 @@ func parseRecipient(text string) (age.Recipient, error) {
 		return nil, errors.New("tagged recipients (age1tag...) are not supported")
 	case strings.HasPrefix(text, "age1") && strings.Count(text, "1") > 1:
 		if r, err := age.ParseX25519Recipient(text); err == nil {
-			return FastX25519(r) // a "1" inside the Bech32 data is legal
+			return r, nil // a "1" inside the Bech32 data is legal
 		}
 		return nil, errors.New("malformed recipient, or a plugin recipient (age1<plugin>1...), which is not supported")
 	case strings.HasPrefix(text, "age1"):
 		if r, err := age.ParseX25519Recipient(text); err == nil {
-			return FastX25519(r)
+			return r, nil
 		}
 		return nil, errors.New("malformed X25519 recipient (age1...)")
 	case strings.HasPrefix(text, "ssh-"), strings.HasPrefix(text, "ecdsa-"), strings.HasPrefix(text, "sk-"):

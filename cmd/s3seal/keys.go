@@ -92,11 +92,7 @@ func (o *keyOptions) encryptKeys(ctx context.Context, db *catalog.DB, st sync.St
 		if err != nil {
 			return nil, "", err
 		}
-		r, err := cipher.FastX25519(id.Recipient())
-		if err != nil {
-			return nil, "", err
-		}
-		return []age.Recipient{r}, keysID([]string{id.Recipient().String()}, nil), nil
+		return []age.Recipient{id.Recipient()}, keysID([]string{id.Recipient().String()}, nil), nil
 	}
 	if len(o.recipients)+len(o.recipientFiles) == 0 {
 		return nil, "", withHint(usagef("no recipient"),
