@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 
 	"filippo.io/age"
 )
@@ -25,6 +26,10 @@ type Envelope struct {
 	FileKey []byte // 16 bytes, secret
 	Nonce   []byte // 16 bytes, the payload nonce written after the header
 	Header  []byte // the age header, "age-encryption.org/v1\n" ... "--- MAC\n"
+
+	// fresh is set by NewEnvelope, whose header age has just written: only
+	// an envelope assembled from stored fields needs its MAC checked.
+	fresh bool
 }
 
 // NewEnvelope draws a fresh file key and nonce and builds the age header that
@@ -57,6 +62,7 @@ func NewEnvelope(recipients ...age.Recipient) (*Envelope, error) {
 		FileKey: capture.fileKey,
 		Nonce:   bytes.Clone(out[split:]),
 		Header:  bytes.Clone(out[:split]),
+		fresh:   true,
 	}, nil
 }
 
@@ -67,8 +73,12 @@ func (e *Envelope) CiphertextSize(plainSize int64) int64 {
 	return int64(len(e.Header)) + nonceSize + plainSize + tagSize*chunkCount(plainSize)
 }
 
-// validate reports whether e has the shape NewEnvelope produces. The error
-// never includes the file key.
+// validate reports whether e is what NewEnvelope produces: a 16-byte file
+// key and nonce, and a whole age header, ending in its MAC line, whose MAC
+// is the one the file key gives. For an envelope assembled from stored
+// fields age itself parses the header and checks the MAC (see headerKey),
+// so one that was damaged or belongs to another file key is refused before
+// anything is encrypted under it. The error never includes the file key.
 func (e *Envelope) validate() error {
 	switch {
 	case e == nil:
@@ -80,8 +90,28 @@ func (e *Envelope) validate() error {
 	case !bytes.HasPrefix(e.Header, headerIntro):
 		return errors.New("invalid envelope: header does not start with the age v1 intro")
 	}
+	if e.fresh {
+		return nil
+	}
+	// age stops reading a header at its first "---" line: that line must
+	// be the header's last, or bytes after it would be taken for payload.
+	macLine := bytes.Index(e.Header, []byte("\n--- "))
+	if macLine < 0 || bytes.IndexByte(e.Header[macLine+1:], '\n') != len(e.Header)-macLine-2 {
+		return errors.New("invalid envelope: header does not end with its MAC line")
+	}
+	src := io.MultiReader(bytes.NewReader(e.Header), bytes.NewReader(e.Nonce))
+	if _, err := age.Decrypt(src, headerKey(e.FileKey)); err != nil {
+		return fmt.Errorf("invalid envelope: header does not match the file key: %w", err)
+	}
 	return nil
 }
+
+// headerKey is an identity that unwraps every header to one known file
+// key, so that age.Decrypt checks the header's MAC under that key.
+type headerKey []byte
+
+// Unwrap returns the file key, whatever the stanzas.
+func (k headerKey) Unwrap([]*age.Stanza) ([]byte, error) { return bytes.Clone(k), nil }
 
 // keyCapture wraps a recipient and remembers the file key age asks it to
 // wrap. It implements age.RecipientWithLabels so the inner recipient's labels

@@ -131,3 +131,39 @@ func BenchmarkNewEnvelope(b *testing.B) {
 		}
 	}
 }
+
+// TestCiphertextRefusesForeignHeader checks that an envelope whose header
+// is not the one its file key made (damaged, truncated, another file's, or
+// with bytes after the MAC line) encrypts nothing: such an envelope can only
+// come from damaged storage, and its objects would not decrypt.
+func TestCiphertextRefusesForeignHeader(t *testing.T) {
+	id := newX25519(t)
+	env, err := NewEnvelope(id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewEnvelope(id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(env.Header)
+	flipped[len(flipped)-5] ^= 'A' ^ 'B'
+	cases := map[string][]byte{
+		"MAC changed":         flipped,
+		"another file's":      other.Header,
+		"MAC line cut":        env.Header[:len(env.Header)-10],
+		"bytes after the MAC": append(bytes.Clone(env.Header), "--- x\n"...),
+		"no MAC line":         env.Header[:bytes.LastIndex(env.Header, []byte("---"))],
+	}
+	stored := &Envelope{FileKey: env.FileKey, Nonce: env.Nonce, Header: env.Header}
+	if _, err := NewCiphertext(stored, bytes.NewReader(nil), 0).ReadAt(make([]byte, 1), 0); err != nil {
+		t.Fatalf("NewCiphertext of a stored copy of a genuine envelope: %v", err)
+	}
+	for name, header := range cases {
+		bad := &Envelope{FileKey: env.FileKey, Nonce: env.Nonce, Header: header}
+		c := NewCiphertext(bad, bytes.NewReader([]byte("plain")), 5)
+		if _, err := c.ReadAt(make([]byte, 1), 0); err == nil || !strings.Contains(err.Error(), "invalid envelope") {
+			t.Errorf("%s: ReadAt error = %v; want an invalid envelope", name, err)
+		}
+	}
+}

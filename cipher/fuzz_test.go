@@ -3,8 +3,13 @@ package cipher
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -97,12 +102,21 @@ func FuzzParseIdentityFile(f *testing.F) {
 	})
 }
 
-// fuzzEnvelope is a fixed envelope so fuzz failures reproduce exactly; the
-// header is never authenticated by Ciphertext, so a stub is enough.
-var fuzzEnvelope = &Envelope{
-	FileKey: []byte("0123456789abcdef"),
-	Nonce:   []byte("fedcba9876543210"),
-	Header:  []byte("age-encryption.org/v1\n-> stub\n--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"),
+// fuzzEnvelope is a fixed envelope so fuzz failures reproduce exactly: a
+// stub stanza, with the header MAC its file key gives (c2sp.org/age, "Header
+// MAC"), which NewCiphertext checks.
+var fuzzEnvelope = fixedEnvelope([]byte("0123456789abcdef"), []byte("fedcba9876543210"))
+
+func fixedEnvelope(fileKey, nonce []byte) *Envelope {
+	header := []byte("age-encryption.org/v1\n-> stub\n\n---")
+	macKey, err := hkdf.Key(sha256.New, fileKey, nil, "header", sha256.Size)
+	if err != nil {
+		panic(err)
+	}
+	mac := hmac.New(sha256.New, macKey)
+	mac.Write(header)
+	header = fmt.Appendf(header, " %s\n", base64.RawStdEncoding.EncodeToString(mac.Sum(nil)))
+	return &Envelope{FileKey: fileKey, Nonce: nonce, Header: header}
 }
 
 func FuzzCiphertextReadAt(f *testing.F) {
