@@ -320,7 +320,7 @@ func TestStorageClassOnFileObjectsOnly(t *testing.T) {
 			writeFile(t, filepath.Join(e.src, "small"), []byte("changed")) // and the mirror is copied aside
 		}
 		res := e.run("sync", e.src, e.target, "-r", e.recipient, "--endpoint", srv.URL, "--catalog", e.catalog,
-			"--plain-names", "--storage-class", "STANDARD_IA", "--part-size", "5242880")
+			"--plain-names", "--storage-class", "STANDARD_IA", "--part-size", "5M")
 		if res.code != 0 {
 			t.Fatalf("sync %d: exit %d\n%s", i+1, res.code, res.stderr)
 		}
@@ -348,8 +348,8 @@ func TestStorageClassOnFileObjectsOnly(t *testing.T) {
 	if files < 3 || mirror < 3 {
 		t.Errorf("saw %d file object writes and %d mirror writes; want at least 3 each (two syncs, one multipart, one copy)", files, mirror)
 	}
-	if res := e.run(e.syncArgs("--storage-class", "COLD")...); res.code != exitUsage || !strings.Contains(res.stderr, "DEEP_ARCHIVE") {
-		t.Errorf("--storage-class COLD: exit %d, stderr %q; want a usage error listing the classes", res.code, res.stderr)
+	if res := e.run(e.syncArgs("--storage-class", "standard_ia")...); res.code != exitUsage || !strings.Contains(res.stderr, "--storage-class STANDARD_IA") {
+		t.Errorf("--storage-class standard_ia: exit %d, stderr %q; want a usage error naming STANDARD_IA", res.code, res.stderr)
 	}
 }
 

@@ -139,6 +139,13 @@ func (p *printer) event(e sync.Event) {
 
 // explainArchived says, once per run, what to do about objects in an
 // archive storage class, which must be restored before they can be read.
+// warn prints a warning about the whole run, unless --quiet.
+func (p *printer) warn(msg string) {
+	if !p.opts.quiet {
+		fmt.Fprintf(p.stderr, "s3seal: warning: %s\n", msg)
+	}
+}
+
 func (p *printer) explainArchived(err error) {
 	if !errors.Is(err, s3store.ErrInvalidObjectState) {
 		return

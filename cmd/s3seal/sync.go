@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ type syncOptions struct {
 	dryRun       bool
 	checksum     bool
 	jobs         int
-	partSize     int64
+	partSize     sizeValue
 	plainNames   bool
 	hiddenNames  bool
 	noMirror     bool
@@ -101,11 +102,12 @@ flags on the command line override it.`,
 	fs.BoolVar(&o.checksum, "checksum", false, "hash every file instead of trusting unchanged stat")
 	fs.IntVarP(&o.jobs, "jobs", "j", 4, "parts in flight (memory: jobs x part size); small files: 4 per job")
 	fs.Var(&o.s3.bwlimit, "bwlimit", "limit uploads, all together, to `RATE` bytes per second: 256k, 10M, 1.5M (k, M, G are powers of 1024; 0: no limit)")
-	fs.Int64Var(&o.partSize, "part-size", sync.DefaultPartSize, "multipart part size in bytes (raised so no upload exceeds 10,000 parts)")
+	o.partSize = sync.DefaultPartSize
+	fs.Var(&o.partSize, "part-size", "multipart part `SIZE`: 16M, 64M (k, M, G are powers of 1024; raised to at least 5M, and so that no upload exceeds 10,000 parts)")
 	fs.BoolVar(&o.plainNames, "plain-names", false, "new target: readable object keys (PREFIX/path); the default hides names")
 	fs.BoolVar(&o.hiddenNames, "hidden-names", false, "insist on hidden object names")
 	fs.BoolVar(&o.noMirror, "no-mirror", false, "do not update the encrypted catalog mirror (by default updated when the catalog changed or the mirror is missing)")
-	fs.StringVar(&o.storageClass, "storage-class", "", "S3 storage class of file objects: "+strings.Join(storageClasses, ", ")+" (the catalog mirror stays STANDARD)")
+	fs.StringVar(&o.storageClass, "storage-class", "", "S3 storage `CLASS` of file objects: "+strings.Join(storageClasses, ", ")+", or a class of the server's own (the catalog mirror stays STANDARD)")
 	fs.BoolVar(&o.delete, "delete", false, "delete the objects of files deleted from SRC (default: keep them)")
 	fs.IntVar(&o.maxDelete, "max-delete", -1, "with --delete, delete nothing and fail when more than `N` files would go (-1: no limit)")
 	fs.DurationVar(&o.abortAfter, "abort-uploads-after", 24*time.Hour, "abort multipart uploads under the prefix unknown to the catalog once this old (0: never)")
@@ -123,7 +125,8 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	if o.jobs < 1 {
 		return usagef("--jobs must be at least 1")
 	}
-	if err := checkStorageClass(o.storageClass); err != nil {
+	classWarning, err := checkStorageClass(o.storageClass)
+	if err != nil {
 		return err
 	}
 	source, err := filepath.Abs(src)
@@ -173,10 +176,13 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		return err
 	}
 	out := o.out.printer(o.dryRun)
+	if classWarning != "" {
+		out.warn(classWarning)
+	}
 	start := time.Now()
 	sum, err := sync.Sync(ctx, db, st, sync.Options{
 		Source: source, Prefix: t.Prefix, Recipients: recipients, Naming: naming,
-		Checksum: o.checksum, DryRun: o.dryRun, Jobs: o.jobs, PartSize: o.partSize,
+		Checksum: o.checksum, DryRun: o.dryRun, Jobs: o.jobs, PartSize: int64(o.partSize),
 		PutOptions:        s3store.PutOptions{StorageClass: o.storageClass},
 		AbortUploadsAfter: o.abortAfter,
 		Skip:              skipCatalog(source, path, filter.Skip),
@@ -245,19 +251,26 @@ func refuseFreshCatalog(ctx context.Context, path string, st *s3store.Store, t t
 		fmt.Sprintf("run 's3seal catalog pull %s -i KEY --catalog %s' first, so that nothing is uploaded twice", t, path))
 }
 
-// storageClasses are the values --storage-class accepts.
-var storageClasses = []string{"STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"}
+// storageClasses are the storage classes S3 defines for new objects.
+// Servers accept a subset (MinIO: STANDARD and REDUCED_REDUNDANCY); others
+// have classes of their own, which pass through with a warning.
+var storageClasses = []string{"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA",
+	"INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "EXPRESS_ONEZONE", "OUTPOSTS", "SNOW"}
 
-func checkStorageClass(class string) error {
-	if class == "" {
-		return nil
+// checkStorageClass refuses a class that is one of S3's in the wrong case
+// (S3 compares them exactly) and returns a warning for one S3 does not
+// define, which is sent as given.
+func checkStorageClass(class string) (warning string, err error) {
+	if class == "" || slices.Contains(storageClasses, class) {
+		return "", nil
 	}
 	for _, c := range storageClasses {
-		if class == c {
-			return nil
+		if strings.EqualFold(class, c) {
+			return "", withHint(usagef("unknown storage class %q", class), "storage classes are upper case: --storage-class "+c)
 		}
 	}
-	return withHint(usagef("unknown storage class %q", class), "choose one of "+strings.Join(storageClasses, ", "))
+	return fmt.Sprintf("storage class %q is not one S3 defines (%s); it is sent to the server as given",
+		class, strings.Join(storageClasses, ", ")), nil
 }
 
 // named reads the configured target NAME into the flags the command line
