@@ -68,13 +68,18 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-// printError writes err as "s3seal: error: ..." followed by hint lines.
-func printError(w io.Writer, ctx context.Context, err error) {
+// printError writes err as "s3seal: error: ..." followed by hint lines;
+// with verbose, also the full chain of the S3 client's error ("detail").
+func printError(w io.Writer, ctx context.Context, err error, verbose bool) {
 	if ctx.Err() != nil {
 		fmt.Fprintln(w, "s3seal: interrupted; finished work was recorded, the next run continues")
 		return
 	}
 	fmt.Fprintf(w, "s3seal: error: %v\n", err)
+	var detailed interface{ Detail() string }
+	if verbose && errors.As(err, &detailed) && detailed.Detail() != "" {
+		fmt.Fprintf(w, "s3seal: detail: %s\n", detailed.Detail())
+	}
 	for _, h := range hintsFor(err) {
 		fmt.Fprintf(w, "s3seal: hint: %s\n", h)
 	}

@@ -23,11 +23,12 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := startProfile()
-	err := newRootCommand().ExecuteContext(ctx)
+	cmd, err := newRootCommand().ExecuteContextC(ctx)
 	stopProfile()
 	code := exitCode(ctx, err) // before stop, which cancels ctx too
 	if code != exitOK && code != exitPartial && code != exitDiffers {
-		printError(os.Stderr, ctx, err)
+		verbose, _ := cmd.Flags().GetBool("verbose")
+		printError(os.Stderr, ctx, err, verbose)
 	}
 	stop()
 	os.Exit(code)

@@ -190,8 +190,12 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		MaxDelete:         o.maxDelete,
 		Report:            out.event,
 	})
-	out.syncSummary(sum, time.Since(start))
 	tooMany := errors.Is(err, sync.ErrTooManyDeletes) // the uploads were recorded: mirror them
+	if err == nil || tooMany || ctx.Err() != nil || o.out.json {
+		// A run that failed as a whole gets its error, not a summary line
+		// that reads like a finished run; --json always ends in a summary.
+		out.syncSummary(sum, time.Since(start))
+	}
 	if err != nil && !tooMany {
 		return err
 	}

@@ -2,10 +2,13 @@ package s3store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"syscall"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -54,15 +57,59 @@ type opError struct {
 	err      error
 }
 
+// Error says what failed and its essential cause: the connection error, or
+// the server's status and error code. The SDK's whole chain of wrapped
+// errors (operation, attempts, request ids) is in Detail.
 func (e *opError) Error() string {
 	switch {
 	case e.err == nil:
 		return fmt.Sprintf("%s %s: %v", e.op, e.address, e.sentinel)
 	case e.sentinel == nil:
-		return fmt.Sprintf("%s %s: %v", e.op, e.address, e.err)
+		return fmt.Sprintf("%s %s: %s", e.op, e.address, essential(e.err))
 	default:
-		return fmt.Sprintf("%s %s: %v: %v", e.op, e.address, e.sentinel, e.err)
+		return fmt.Sprintf("%s %s: %v: %s", e.op, e.address, e.sentinel, essential(e.err))
 	}
+}
+
+// Detail returns the underlying error in full, as the SDK reports it.
+func (e *opError) Detail() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+// essential returns the part of an SDK error that tells a user what
+// happened: "dial tcp 127.0.0.1:9: connect: connection refused", or
+// "HTTP 403 SignatureDoesNotMatch: The request signature ...".
+func essential(err error) string {
+	var (
+		apiErr  smithy.APIError
+		respErr *awshttp.ResponseError
+		dnsErr  *net.DNSError
+		netErr  *net.OpError
+		urlErr  *url.Error
+	)
+	switch {
+	case errors.As(err, &dnsErr):
+		return dnsErr.Error()
+	case errors.As(err, &netErr):
+		return netErr.Error()
+	case errors.As(err, &apiErr):
+		msg := apiErr.ErrorCode()
+		if status := httpStatus(err); status != 0 {
+			msg = fmt.Sprintf("HTTP %d %s", status, msg)
+		}
+		if m := apiErr.ErrorMessage(); m != "" {
+			msg += ": " + m
+		}
+		return msg
+	case errors.As(err, &respErr) && respErr.HTTPStatusCode() != 0:
+		return fmt.Sprintf("HTTP %d %s", respErr.HTTPStatusCode(), http.StatusText(respErr.HTTPStatusCode()))
+	case errors.As(err, &urlErr):
+		return urlErr.Err.Error()
+	}
+	return err.Error()
 }
 
 // Unwrap lets errors.Is and errors.As see both the sentinel and the cause.
@@ -165,6 +212,23 @@ func isUnreachable(err error) bool {
 	}
 	var opErr *net.OpError
 	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// cannotConnect reports whether err is a failure to reach the server at
+// all: unreachable (see isUnreachable), or a TLS handshake that failed, for
+// example on a certificate that does not verify or a server that does not
+// speak TLS.
+func cannotConnect(err error) bool {
+	var (
+		verifyErr *tls.CertificateVerificationError
+		recordErr tls.RecordHeaderError
+		alertErr  tls.AlertError
+		hostErr   x509.HostnameError
+		authErr   x509.UnknownAuthorityError
+		certErr   x509.CertificateInvalidError
+	)
+	return isUnreachable(err) || errors.As(err, &verifyErr) || errors.As(err, &recordErr) ||
+		errors.As(err, &alertErr) || errors.As(err, &hostErr) || errors.As(err, &authErr) || errors.As(err, &certErr)
 }
 
 // credentialsError marks a failure of the credential chain (no credentials

@@ -99,7 +99,11 @@ func TestPutErrors(t *testing.T) {
 	if !errors.Is(err, s3store.ErrUnreachable) {
 		t.Errorf("Put to a closed port = %v; want ErrUnreachable", err)
 	}
-	if err != nil && !containsAll(err.Error(), "PutObject", "exceeded maximum number of attempts, 2") {
-		t.Errorf("Put to a closed port = %q; want the operation and the attempts named", err)
+	var detailed interface{ Detail() string }
+	if !errors.As(err, &detailed) || !containsAll(detailed.Detail(), "PutObject", "exceeded maximum number of attempts, 2") {
+		t.Errorf("Put to a closed port = %q; want the operation and the attempts named in its detail", err)
+	}
+	if err != nil && !containsAll(err.Error(), "put s3://any-bucket/k: endpoint unreachable: dial tcp 127.0.0.1:1") || containsAll(err.Error(), "operation error") {
+		t.Errorf("Put to a closed port = %q; want the operation and the connection error, without the SDK's chain", err)
 	}
 }

@@ -191,6 +191,17 @@ func newRetryer(maxAttempts int) aws.Retryer {
 	})
 }
 
+// failFast makes connection failures final for one request (see
+// CheckBucket); errors from a server that answered are retried as usual.
+func failFast(o *s3.Options) { o.Retryer = noRetryOnConnect{o.Retryer} }
+
+// noRetryOnConnect is a retryer that does not retry failures to connect.
+type noRetryOnConnect struct{ aws.Retryer }
+
+func (r noRetryOnConnect) IsErrorRetryable(err error) bool {
+	return !cannotConnect(err) && r.Retryer.IsErrorRetryable(err)
+}
+
 // newHTTPClient returns the default HTTP client: enough idle connections per
 // host for many parallel part uploads, and timeouts on dialing, the TLS
 // handshake and waiting for response headers, but none on whole requests,
@@ -232,8 +243,14 @@ func (s *Store) Bucket() string { return s.bucket }
 // HeadBucket answers carry no body, so a 403 is followed by one
 // ListObjectsV2 (MaxKeys 1), whose error code tells rejected credentials from
 // a denied access.
+//
+// It is the first request of a run, so a failure to connect at all
+// (connection refused, a name that does not resolve, a TLS handshake that
+// fails) is reported after one attempt instead of after the retries with
+// backoff that protect requests during a run: on a dead endpoint it fails
+// in seconds, not minutes.
 func (s *Store) CheckBucket(ctx context.Context) error {
-	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)}, failFast)
 	if err == nil {
 		return nil
 	}
@@ -243,7 +260,7 @@ func (s *Store) CheckBucket(ctx context.Context) error {
 	_, listErr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket:  aws.String(s.bucket),
 		MaxKeys: aws.Int32(1),
-	})
+	}, failFast)
 	if listErr == nil {
 		// Listing is allowed though HeadBucket is not: the bucket is usable
 		// for what s3seal does.
