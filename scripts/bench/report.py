@@ -27,6 +27,16 @@ def load(path):
     return rows
 
 
+def rate_bits(machine):
+    """The WAN link rate the run used, in bits per second, or 0."""
+    for line in open(machine):
+        if line.startswith("WAN:"):
+            word = line.split(",")[2].split()[0]  # "100M"
+            scale = {"k": 1e3, "M": 1e6, "G": 1e9}.get(word[-1], 1)
+            return float(word.rstrip("kMG")) * scale
+    return 0
+
+
 def fmt_bytes(n):
     if n == "-" or n == "":
         return "-"
@@ -36,7 +46,8 @@ def fmt_bytes(n):
     return f"{n / 1024:.0f} KiB"
 
 
-def main(tsv, machine):
+def main(tsv, machine_path):
+    machine = machine_path
     rows = load(tsv)
     workloads = []
     for w, _ in rows:
@@ -54,7 +65,12 @@ def main(tsv, machine):
             wall = float(r["wall_s"])
             cpu = float(r["user_s"]) + float(r["sys_s"])
             rss = r["max_rss_kib"] / 1024
-            tp = f"{1024 / wall:.0f} MiB/s" if w == "W1" else ""
+            tp = ""
+            if w in ("W1", "W1-restore"):
+                tp = f"{1024 / wall:.0f} MiB/s"
+            elif w.startswith("WAN-large"):
+                tp = f"{128 * 8 * 1.048576 / wall:.1f} Mbit/s"
+
             print(f"| {w} | {tool} | {wall:.2f} | {r['samples']} | {cpu:.2f} | {rss:.0f} | {fmt_bytes(r['stored_delta_bytes'])} | {fmt_bytes(r['s3seal_bytes_sent'])} | {tp} |")
     print()
     print("Ratios: the peer's median wall time divided by s3seal's (above 1: s3seal is faster).\n")
@@ -100,6 +116,30 @@ def main(tsv, machine):
     r = rows.get(("W3-renamed", "s3seal"))
     if r:
         check(f"W3 rename: s3seal bytes_sent is {r['s3seal_bytes_sent']} (want 0)", r["s3seal_bytes_sent"] == "0")
+    for w in ("W1-restore", "W2-restore"):
+        s = wall(w, "s3seal")
+        for t in ("rclone", "aws"):
+            if s and wall(w, t):
+                check(f"{w} faster than {t} ({s:.2f} s vs {wall(w, t):.2f} s)", s < wall(w, t))
+    s = wall("WAN-small-initial", "s3seal")
+    for t in ("aws", "rclone", "restic"):
+        if s and wall("WAN-small-initial", t):
+            check(f"WAN 2,000 small files, upload faster than {t} ({s:.2f} s vs {wall('WAN-small-initial', t):.2f} s)", s < wall("WAN-small-initial", t))
+    s = wall("WAN-small-restore", "s3seal")
+    if s and wall("WAN-small-restore", "aws"):
+        check(f"WAN small restore no slower than aws ({s:.2f} s vs {wall('WAN-small-restore', 'aws'):.2f} s)", s <= wall("WAN-small-restore", "aws"))
+    if s and wall("WAN-small-restore", "restic"):
+        check(f"WAN small restore within 2x restic ({s:.2f} s vs {wall('WAN-small-restore', 'restic'):.2f} s)", s <= 2 * wall("WAN-small-restore", "restic"))
+    link = rate_bits(machine) / 1e6
+    for w in ("WAN-large-initial", "WAN-large-restore"):
+        s = wall(w, "s3seal")
+        if s and link:
+            got = 128 * 8 * 1.048576 / s
+            check(f"{w} at >= 90% of the {link:.0f} Mbit/s link (is {got:.1f} Mbit/s, {100 * got / link:.0f}%)", got >= 0.9 * link)
+    big = sorted((w for w in workloads if w.startswith("S") and w.endswith("-nochange")), key=lambda w: int(w[1:].split("-")[0]))
+    if len(big) >= 2:
+        small, large = wall(big[0], "s3seal"), wall(big[-1], "s3seal")
+        check(f"{big[-1]} within 10x {big[0]} (is {large / small:.1f}x)", large <= 10 * small)
     worst = max((r["max_rss_kib"] for (w, t), r in rows.items() if t == "s3seal"), default=0)
     check(f"s3seal peak RSS <= 150 MiB in every workload (max {worst / 1024:.0f} MiB)", worst <= 150 * 1024)
     print("\n".join(checks))

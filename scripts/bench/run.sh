@@ -7,13 +7,19 @@
 #   S3SEAL_BENCH_DIR    work folder (default /tmp/s3seal-bench; emptied first)
 #   S3SEAL_BENCH_PORT   gateway port on 127.0.0.1 (default 7393)
 #   S3SEAL_BENCH_SEED   workload seed (default 1)
-#   S3SEAL_BENCH_SCALE  files of the scaling run (default 200000; 0 skips it)
+#   S3SEAL_BENCH_SCALE  files of the scaling runs, one or more counts (default
+#                       200000; 0 skips it; make bench-scale: 200000 2000000)
 #   S3SEAL_BENCH_PEERS  tools besides s3seal (default "aws rclone restic")
 #   S3SEAL_BENCH_REPS   samples of W1, W2-initial and W2-nochange per tool
 #                       (default 3; the report gives the median and range)
 #   S3SEAL_BENCH_KEEPALIVE  1 (default): the gateway keeps connections alive,
 #                       as S3 does; 0: its own default, a new connection per
 #                       request
+#   S3SEAL_BENCH_WAN    1 (default): also run the WAN workloads through
+#                       scripts/bench/wanproxy (S3SEAL_BENCH_WAN_DELAY one
+#                       way, default 10ms; S3SEAL_BENCH_WAN_RATE up and down,
+#                       default 100M bit/s); 0 skips them
+#   S3SEAL_BENCH_ONLY   "scale": only the scaling run (make bench-scale)
 #
 # Every figure is one sample. Nothing leaves 127.0.0.1.
 set -euo pipefail
@@ -33,7 +39,13 @@ results="$work/results.tsv"
 
 rm -rf "$work"
 mkdir -p "$work"/{bin,data,logs,catalogs,restic-cache}
-(cd "$repo" && go build -o "$work/bin/s3seal" ./cmd/s3seal && go build -o "$work/bin/putloop" ./scripts/bench/putloop)
+(cd "$repo" && go build -o "$work/bin/s3seal" ./cmd/s3seal && go build -o "$work/bin/putloop" ./scripts/bench/putloop &&
+	go build -o "$work/bin/wanproxy" ./scripts/bench/wanproxy && go build -o "$work/bin/primitives" ./scripts/bench/primitives)
+wan="${S3SEAL_BENCH_WAN:-1}"
+wan_delay="${S3SEAL_BENCH_WAN_DELAY:-10ms}"
+wan_rate="${S3SEAL_BENCH_WAN_RATE:-100M}"
+only="${S3SEAL_BENCH_ONLY:-}"
+ep="$endpoint" # the endpoint the tools use: the gateway, or the WAN proxy in front of it
 
 # Peers read their own configuration and CA variables; none may point
 # anywhere but the local gateway.
@@ -102,12 +114,12 @@ run() {
 	local before cmd
 	before="$(stored "$tool")"
 	case "$tool" in
-	s3seal) cmd=("$work/bin/s3seal" sync "$src" "s3://b-s3seal/$name" -r "$recipient" --endpoint "$endpoint"
+	s3seal) cmd=("$work/bin/s3seal" sync "$src" "s3://b-s3seal/$name" -r "$recipient" --endpoint "$ep"
 		--catalog "$work/catalogs/$name.db") ;; # default output, as in a cron job: a summary line
-	aws) cmd=("$awscli" --endpoint-url "$endpoint" s3 sync --only-show-errors "$src" "s3://b-aws/$name") ;;
-	rclone) cmd=(rclone sync "$src" "secret:$name") ;;
+	aws) cmd=("$awscli" --endpoint-url "$ep" s3 sync --only-show-errors "$src" "s3://b-aws/$name") ;;
+	rclone) cmd=(env RCLONE_CONFIG_PLAIN_ENDPOINT="$ep" rclone sync "$src" "secret:$name") ;;
 	restic)
-		export RESTIC_REPOSITORY="s3:$endpoint/b-restic/$name"
+		export RESTIC_REPOSITORY="s3:$ep/b-restic/$name"
 		restic snapshots >/dev/null 2>&1 || restic init >/dev/null
 		cmd=(restic backup -q "$src")
 		;;
@@ -133,49 +145,116 @@ print(round(float(n) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(unit)))')
 		"$(($(stored "$tool") - before))" "$sent" | tee -a "$results"
 }
 
+# restore TOOL WORKLOAD SRC NAME: bring NAME back from TOOL's bucket into
+# an empty folder, as on a new machine, timed like run, and check that the
+# tree equals SRC. The page cache is dropped first, so the server reads
+# what it stored from disk for every tool alike.
+restore() {
+	local tool="$1" workload="$2" src="$3" name="$4"
+	local log="$work/logs/$workload-$tool.log" timing="$work/logs/$workload-$tool.time"
+	local dest="$work/restored/$workload-$tool" tree cmd
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	tree="$dest"
+	case "$tool" in
+	s3seal) cmd=("$work/bin/s3seal" restore "s3://b-s3seal/$name" "$dest" -i "$work/key.txt" --endpoint "$ep") ;;
+	aws) cmd=("$awscli" --endpoint-url "$ep" s3 sync --only-show-errors "s3://b-aws/$name" "$dest") ;;
+	rclone) cmd=(env RCLONE_CONFIG_PLAIN_ENDPOINT="$ep" rclone copy "secret:$name" "$dest") ;;
+	restic)
+		export RESTIC_REPOSITORY="s3:$ep/b-restic/$name"
+		cmd=(restic restore latest -q --target "$dest")
+		tree="$dest$src" # restic restores the absolute path
+		;;
+	esac
+	sync
+	if ((can_drop)); then
+		echo 3 >/proc/sys/vm/drop_caches
+	fi
+	if ! /usr/bin/time -f '%e %U %S %M' -o "$timing" "${cmd[@]}" >"$log" 2>&1; then
+		echo "bench: $tool on $workload failed; log: $log" >&2
+		tail -5 "$log" >&2
+		return 1
+	fi
+	if ! diff -rq "$src" "$tree" >>"$log" 2>&1; then
+		echo "bench: $tool on $workload restored a different tree; log: $log" >&2
+		return 1
+	fi
+	read -r wall user sys rss <"$timing"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$tool" "$wall" "$user" "$sys" "$rss" 0 - | tee -a "$results"
+	rm -rf "$dest"
+}
+
 printf 'workload\ttool\twall_s\tuser_s\tsys_s\tmaxrss_kib\tstored_delta_bytes\ts3seal_bytes_sent\n' >"$results"
 gen() { python3 "$repo/scripts/bench/gen.py" "$@"; }
 
 # Repeated samples go round the tools (s3seal, aws, rclone, restic, then
 # again), so a slow minute of the machine does not land on one tool only.
 # Each sample of a first upload goes to a name of its own.
-echo "== W1: four 256 MiB incompressible files"
-gen big "$work/data/w1" 4 256 "$seed"
-for rep in $(seq "$reps"); do
-	for tool in s3seal "${peers[@]}"; do run "$tool" W1 "$work/data/w1" "w1-$rep"; done
-done
+if [[ "$only" != scale ]]; then
+	echo "== W1: four 256 MiB incompressible files"
+	gen big "$work/data/w1" 4 256 "$seed"
+	for rep in $(seq "$reps"); do
+		for tool in s3seal "${peers[@]}"; do run "$tool" W1 "$work/data/w1" "w1-$rep"; done
+	done
+	for tool in s3seal "${peers[@]}"; do restore "$tool" W1-restore "$work/data/w1" "w1-$reps"; done
 
-echo "== W2: 20,000 files of 1-16 KiB"
-gen small "$work/data/w2" 20000 "$seed"
-for rep in $(seq "$reps"); do
-	for tool in s3seal "${peers[@]}"; do run "$tool" W2-initial "$work/data/w2" "w2-$rep"; done
-done
-for rep in $(seq "$reps"); do
-	for tool in s3seal "${peers[@]}"; do run "$tool" W2-nochange "$work/data/w2" "w2-$reps"; done
-done
-gen modify "$work/data/w2" 1 "$((seed + 1))"
-for tool in s3seal "${peers[@]}"; do run "$tool" W2-modified "$work/data/w2" "w2-$reps"; done
+	echo "== W2: 20,000 files of 1-16 KiB"
+	gen small "$work/data/w2" 20000 "$seed"
+	for rep in $(seq "$reps"); do
+		for tool in s3seal "${peers[@]}"; do run "$tool" W2-initial "$work/data/w2" "w2-$rep"; done
+	done
+	for rep in $(seq "$reps"); do
+		for tool in s3seal "${peers[@]}"; do run "$tool" W2-nochange "$work/data/w2" "w2-$reps"; done
+	done
+	for tool in s3seal "${peers[@]}"; do restore "$tool" W2-restore "$work/data/w2" "w2-$reps"; done
+	gen modify "$work/data/w2" 1 "$((seed + 1))"
+	for tool in s3seal "${peers[@]}"; do run "$tool" W2-modified "$work/data/w2" "w2-$reps"; done
 
-echo "== server limit: the same objects put by a bare loop, 16 in flight (s3seal: 4 jobs x 4)"
-"$awscli" --endpoint-url "$endpoint" s3 mb s3://b-putloop >/dev/null
-for client in sdk s3seal; do
-	settle "$work/data/w2"
-	"$work/bin/putloop" -client "$client" -bucket b-putloop -endpoint "$endpoint" -jobs 16 -overhead 250 \
-		"$work/data/w2" | tee "$work/putloop-$client.txt"
-done
+	echo "== server limit: the same objects put by a bare loop, 16 in flight (s3seal: 4 jobs x 4)"
+	"$awscli" --endpoint-url "$endpoint" s3 mb s3://b-putloop >/dev/null
+	for client in sdk s3seal; do
+		settle "$work/data/w2"
+		"$work/bin/putloop" -client "$client" -bucket b-putloop -endpoint "$endpoint" -jobs 16 -overhead 250 \
+			"$work/data/w2" | tee "$work/putloop-$client.txt"
+	done
 
-echo "== W3: one 256 MiB file renamed"
-gen big "$work/data/w3" 1 256 "$((seed + 2))"
-for tool in s3seal "${peers[@]}"; do run "$tool" W3-initial "$work/data/w3" w3; done
-mv "$work/data/w3/big-00.bin" "$work/data/w3/renamed.bin"
-for tool in s3seal "${peers[@]}"; do run "$tool" W3-renamed "$work/data/w3" w3; done
-
-if ((scale > 0)); then
-	echo "== scaling: $scale files, s3seal only"
-	gen small "$work/data/scale" "$scale" "$seed"
-	run s3seal "S$scale-initial" "$work/data/scale" scale
-	run s3seal "S$scale-nochange" "$work/data/scale" scale
+	echo "== W3: one 256 MiB file renamed"
+	gen big "$work/data/w3" 1 256 "$((seed + 2))"
+	for tool in s3seal "${peers[@]}"; do run "$tool" W3-initial "$work/data/w3" w3; done
+	mv "$work/data/w3/big-00.bin" "$work/data/w3/renamed.bin"
+	for tool in s3seal "${peers[@]}"; do run "$tool" W3-renamed "$work/data/w3" w3; done
 fi
+
+if [[ "$only" != scale ]] && ((wan)); then
+	echo "== WAN: $wan_delay each way, $wan_rate bit/s up and down (scripts/bench/wanproxy)"
+	wan_port=$((port + 1))
+	"$work/bin/wanproxy" -listen "127.0.0.1:$wan_port" -target "127.0.0.1:$port" \
+		-delay "$wan_delay" -up "$wan_rate" -down "$wan_rate" 2>"$work/logs/wanproxy.log" &
+	wan_pid=$!
+	trap 'kill "$wan_pid" 2>/dev/null; gw stop >/dev/null' EXIT
+	for _ in $(seq 50); do # until it listens
+		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$wan_port/" && break
+		sleep 0.1
+	done
+	ep="http://127.0.0.1:$wan_port"
+	gen small "$work/data/wan-small" 2000 "$((seed + 3))"
+	for tool in s3seal "${peers[@]}"; do run "$tool" WAN-small-initial "$work/data/wan-small" wan-small; done
+	for tool in s3seal "${peers[@]}"; do restore "$tool" WAN-small-restore "$work/data/wan-small" wan-small; done
+	gen big "$work/data/wan-large" 1 128 "$((seed + 4))"
+	for tool in s3seal "${peers[@]}"; do run "$tool" WAN-large-initial "$work/data/wan-large" wan-large; done
+	for tool in s3seal "${peers[@]}"; do restore "$tool" WAN-large-restore "$work/data/wan-large" wan-large; done
+	ep="$endpoint"
+	kill "$wan_pid"
+fi
+
+for count in $scale; do
+	((count > 0)) || continue
+	echo "== scaling: $count files, s3seal only"
+	rm -rf "$work/data/scale"
+	gen small "$work/data/scale" "$count" "$seed"
+	run s3seal "S$count-initial" "$work/data/scale" "scale-$count"
+	run s3seal "S$count-nochange" "$work/data/scale" "scale-$count"
+done
 
 {
 	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr)"
@@ -187,7 +266,11 @@ fi
 	echo "aws: $("$awscli" --version 2>&1)"
 	command -v rclone >/dev/null && echo "rclone: $(rclone version 2>/dev/null | head -1)"
 	command -v restic >/dev/null && echo "restic: $(restic version 2>/dev/null | head -1)"
-	echo "server limit, bare AWS SDK PutObject loop (putloop -client sdk): $(cat "$work/putloop-sdk.txt")"
-	echo "the same loop through s3seal's S3 client (putloop -client s3seal): $(cat "$work/putloop-s3seal.txt")"
+	if [[ -f "$work/putloop-sdk.txt" ]]; then
+		echo "server limit, bare AWS SDK PutObject loop (putloop -client sdk): $(cat "$work/putloop-sdk.txt")"
+		echo "the same loop through s3seal's S3 client (putloop -client s3seal): $(cat "$work/putloop-s3seal.txt")"
+	fi
+	[[ "$only" != scale ]] && ((wan)) && echo "WAN: scripts/bench/wanproxy, $wan_delay each way, $wan_rate bit/s up and down, shared by all connections"
+	echo "primitives, one core: $("$work/bin/primitives" | paste -sd ';' | sed 's/;/; /g')"
 } | tee "$work/machine.txt"
 python3 "$repo/scripts/bench/report.py" "$results" "$work/machine.txt" | tee "$work/results.md"
