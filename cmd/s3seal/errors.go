@@ -96,6 +96,9 @@ func hintsFor(err error) []string {
 		return []string{"set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile with --profile, or pass -a with -s (a prompt); check that the key and secret belong together"}
 	case errors.Is(err, s3store.ErrAccessDenied):
 		return []string{"the credentials work but lack permission on this bucket or prefix; check the bucket policy"}
+	case errors.Is(err, s3store.ErrInsecureEndpoint):
+		return []string{"use an https:// endpoint; plain http is accepted without asking only to 127.0.0.1, ::1 and localhost",
+			"if you trust every network between this machine and the server, pass --allow-http"}
 	case errors.Is(err, s3store.ErrUnreachable):
 		return []string{"check --endpoint, the network, and that the S3 server is running"}
 	case errors.Is(err, catalog.ErrLocked):

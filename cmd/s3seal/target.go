@@ -73,6 +73,7 @@ type s3Options struct {
 	secretKeyFile string
 	createBucket  bool
 	maxAttempts   int
+	allowHTTP     bool
 	bwlimit       rateValue // bytes per second of uploads; set by sync's --bwlimit
 }
 
@@ -85,6 +86,7 @@ func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
 	fs.Lookup("secret-key").NoOptDefVal = secretPrompt
 	fs.StringVar(&o.secretKeyFile, "secret-key-file", "", "read the secret access key from `FILE`")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 10, "attempts per S3 request before giving up")
+	fs.BoolVar(&o.allowHTTP, "allow-http", false, "allow a plain http:// endpoint to a host other than this machine (anyone on the path can read and forge the traffic)")
 	if create {
 		fs.BoolVarP(&o.createBucket, "create-bucket", "c", false, "create the bucket if it does not exist")
 	}
@@ -95,6 +97,7 @@ func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (*s3store.
 	cfg := s3store.Config{
 		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
 		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts, BandwidthLimit: int64(o.bwlimit),
+		AllowHTTP: o.allowHTTP,
 	}
 	secret, err := o.secret()
 	if err != nil {
