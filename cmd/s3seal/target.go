@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -126,7 +126,11 @@ func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (*s3store.
 func (o *s3Options) secret() (string, error) {
 	switch {
 	case o.secretKey == secretPrompt:
-		return promptSecret("Secret access key: ")
+		secret, err := promptSecret("Secret access key: ")
+		if err != nil {
+			return "", withHint(err, "set AWS_SECRET_ACCESS_KEY or use --secret-key-file FILE when no terminal can hide what you type")
+		}
+		return secret, nil
 	case o.secretKey != "":
 		return "", withHint(usagef("the secret key is not accepted on the command line, where other users of the machine can read it"),
 			"set AWS_SECRET_ACCESS_KEY, use --secret-key-file FILE, or pass -s alone to be prompted")
@@ -162,16 +166,18 @@ func promptSecret(prompt string) (string, error) {
 		return "", errors.New("cannot prompt: no terminal")
 	}
 	defer tty.Close()
-	fmt.Fprint(tty, prompt)
-	b, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
+	return readNoEcho(tty, tty, prompt)
+}
+
+// readNoEcho writes prompt to out and reads a line from in with echo turned
+// off. When in cannot turn echo off (it is not a terminal, or refuses), it
+// fails without reading anything: what the user typed would show.
+func readNoEcho(in *os.File, out io.Writer, prompt string) (string, error) {
+	fmt.Fprint(out, prompt)
+	b, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(out)
 	if err != nil {
-		// Not a terminal that can hide input: read a plain line.
-		line, rerr := bufio.NewReader(tty).ReadString('\n')
-		if rerr != nil {
-			return "", fmt.Errorf("cannot prompt: %w", err)
-		}
-		return strings.TrimRight(line, "\r\n"), nil
+		return "", fmt.Errorf("cannot prompt: cannot turn off echo on the terminal, so what you type would show: %w", err)
 	}
 	return string(b), nil
 }
