@@ -32,7 +32,8 @@ func newRestoreCommand() *cobra.Command {
 decrypted and its plaintext MD5 checked against the catalog before the file
 appears under its final name, with its mode and mtime. Nothing is written
 outside DEST, whatever the catalog or the bucket says. Files already restored
-and verified by an earlier run are skipped, so an interrupted restore continues.
+and verified by an earlier run are skipped, so an interrupted restore continues;
+the partial files a killed restore left in DEST are removed first.
 
 The catalog comes from the target's encrypted mirror, so a new machine needs
 only the bucket and the identity (or passphrase); --catalog uses a local one.`,

@@ -78,7 +78,7 @@ type s3Options struct {
 }
 
 func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
-	fs.StringVar(&o.endpoint, "endpoint", "", "S3-compatible endpoint URL (path-style addressing); default: AWS")
+	fs.StringVar(&o.endpoint, "endpoint", "", "S3-compatible endpoint URL (path-style addressing; plain http:// only to 127.0.0.1, ::1 or localhost unless --allow-http); default: AWS")
 	fs.StringVar(&o.region, "region", "", "bucket region (default: from the profile or environment, else us-east-1)")
 	fs.StringVar(&o.profile, "profile", "", "shared AWS config profile")
 	fs.StringVarP(&o.accessKey, "access-key", "a", "", "access key ID (default: the AWS credential chain)")
