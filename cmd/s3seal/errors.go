@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/s3seal/s3seal/catalog"
@@ -68,15 +69,16 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-// printError writes err as "s3seal: error: ..." followed by hint lines.
+// printError writes err as "s3seal: error: ..." followed by hint lines,
+// with the words typed after a secret switch left out (redactSecretArgs).
 func printError(w io.Writer, ctx context.Context, err error) {
 	if ctx.Err() != nil {
 		fmt.Fprintln(w, "s3seal: interrupted; finished work was recorded, the next run continues")
 		return
 	}
-	fmt.Fprintf(w, "s3seal: error: %v\n", err)
+	fmt.Fprintf(w, "s3seal: error: %s\n", redactSecretArgs(err.Error(), os.Args[1:]))
 	for _, h := range hintsFor(err) {
-		fmt.Fprintf(w, "s3seal: hint: %s\n", h)
+		fmt.Fprintf(w, "s3seal: hint: %s\n", redactSecretArgs(h, os.Args[1:]))
 	}
 }
 

@@ -68,3 +68,23 @@ func shortGroup(args []string, rest string) (string, bool) {
 	}
 	return "", false
 }
+
+// secretSwitches are the flags that take no value but stand for a secret:
+// a word typed after one ("-S hunter2") is most likely that secret, which
+// the parser takes for an argument (a target, say) and an error may quote.
+var secretSwitches = map[string]bool{"-S": true, "--symmetric": true, "--passphrase": true, "-s": true, "--secret-key": true}
+
+// redactSecretArgs replaces in msg each word of args that directly follows
+// a secret switch, unless it is a flag or an s3:// target.
+func redactSecretArgs(msg string, args []string) string {
+	for i := 1; i < len(args); i++ {
+		word := args[i]
+		if args[i-1] == "--" {
+			break
+		}
+		if secretSwitches[args[i-1]] && word != "" && !strings.HasPrefix(word, "-") && !strings.HasPrefix(word, "s3://") {
+			msg = strings.ReplaceAll(msg, word, "[the word after "+args[i-1]+", not printed]")
+		}
+	}
+	return msg
+}

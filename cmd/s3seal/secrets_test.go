@@ -33,6 +33,12 @@ func TestPassphraseFlagValueNotEchoed(t *testing.T) {
 		{"-s=" + secret, "the secret key is not accepted on the command line"},
 		{"-s" + secret, "unknown short flag in a group of short flags with -S or -s"},
 	}
+	// A word typed after a switch is an argument to the parser, here the
+	// target of a named sync; the error about it must not quote it.
+	res := e.run("sync", "photos", "-S", secret)
+	if out := res.stdout + res.stderr; strings.Contains(out, secret) || res.code != exitUsage {
+		t.Errorf("sync photos -S %s: exit %d; want 2 and the word not printed:\n%s", secret, res.code, out)
+	}
 	for name, args := range commands {
 		for _, flag := range flags {
 			res := e.run(append(args, flag.arg)...)
