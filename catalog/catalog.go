@@ -77,7 +77,8 @@ type DB struct {
 // quick_check and be an s3seal catalog of a schema version this binary
 // understands, else Open returns an error wrapping ErrCorrupt without having
 // written to it. Then Open runs pending migrations and switches the file to
-// WAL mode. Close the DB to release the lock.
+// WAL mode. Close the DB to release the lock. Open also removes the
+// temporary folders (see TempDir) a killed holder left.
 func Open(path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
@@ -85,6 +86,10 @@ func Open(path string) (*DB, error) {
 	lock, err := acquireLock(path+".lock", path)
 	if err != nil {
 		return nil, err
+	}
+	if err := sweepTemp(path); err != nil {
+		lock.release()
+		return nil, fmt.Errorf("open catalog %s: remove stale temporary folders: %w", path, err)
 	}
 	db, err := openLocked(path)
 	if err != nil {

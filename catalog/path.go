@@ -28,17 +28,29 @@ func DefaultPath(absSource, target string) (string, error) {
 		return "", fmt.Errorf("default catalog path: source %q is not absolute", absSource)
 	}
 	absSource = filepath.Clean(absSource)
+	dataDir, err := DataDir()
+	if err != nil {
+		return "", fmt.Errorf("default catalog path: %w", err)
+	}
+	sum := sha256.Sum256([]byte(absSource + "\x00" + target))
+	name := slug(target) + "-" + hex.EncodeToString(sum[:])[:16] + ".db"
+	return filepath.Join(dataDir, "catalogs", name), nil
+}
+
+// DataDir returns s3seal's data directory, $XDG_DATA_HOME/s3seal, where
+// XDG_DATA_HOME defaults to ~/.local/share and is ignored unless absolute.
+// It holds the default catalogs (DefaultPath) and the temporary plaintext of
+// commands that have no catalog of their own. It does not create it.
+func DataDir() (string, error) {
 	dataHome := os.Getenv("XDG_DATA_HOME")
 	if !filepath.IsAbs(dataHome) {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return "", fmt.Errorf("default catalog path: %w", err)
+			return "", fmt.Errorf("find the data directory: %w", err)
 		}
 		dataHome = filepath.Join(home, ".local", "share")
 	}
-	sum := sha256.Sum256([]byte(absSource + "\x00" + target))
-	name := slug(target) + "-" + hex.EncodeToString(sum[:])[:16] + ".db"
-	return filepath.Join(dataHome, "s3seal", "catalogs", name), nil
+	return filepath.Join(dataHome, "s3seal"), nil
 }
 
 // slug turns target into a file-name-safe, readable string: the scheme is

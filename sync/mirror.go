@@ -33,7 +33,7 @@ var ErrNoMirror = errors.New("the target has no catalog mirror")
 // UpdateMirror: keysID identifies the recipients (any string that changes
 // when they do).
 func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string, recipients []age.Recipient, keysID string) error {
-	dir, err := os.MkdirTemp("", "s3seal-mirror-")
+	dir, err := db.TempDir("mirror")
 	if err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
@@ -116,7 +116,7 @@ func HasMirror(ctx context.Context, store Store, prefix string) (bool, error) {
 
 // ExportCatalog writes a snapshot of db, encrypted to recipients, to w.
 func ExportCatalog(db *catalog.DB, w io.Writer, recipients []age.Recipient) error {
-	dir, err := os.MkdirTemp("", "s3seal-export-")
+	dir, err := db.TempDir("export")
 	if err != nil {
 		return fmt.Errorf("export catalog: %w", err)
 	}
@@ -146,7 +146,7 @@ func ExportCatalog(db *catalog.DB, w io.Writer, recipients []age.Recipient) erro
 // ImportCatalog decrypts an exported catalog from r with identities and
 // replaces db's contents with it. On any error db is left untouched.
 func ImportCatalog(db *catalog.DB, r io.Reader, identities []age.Identity) error {
-	dir, err := os.MkdirTemp("", "s3seal-import-")
+	dir, err := db.TempDir("import")
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ var ErrMismatch = errors.New("content does not match the catalog")
 
 // RestoreOptions configure a restore.
 type RestoreOptions struct {
-	Dest       string // the destination folder, created if missing
+	Dest       string // the destination folder, created if missing; partial files a killed restore left in it are removed first, so run one Restore into a Dest at a time
 	Identities []age.Identity
 	Jobs       int // files in flight; 0 = 4
 	Report     Reporter
@@ -73,6 +73,7 @@ func Restore(ctx context.Context, db *catalog.DB, store Store, opts RestoreOptio
 		return sum, fmt.Errorf("restore: read catalog: %w", err)
 	}
 	sum.Files = len(rows)
+	sweepPartials(root, rows, r)
 	var total int64
 	for _, f := range rows {
 		total += f.Size
@@ -189,7 +190,7 @@ func tempName(rel string) (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	return path.Join(path.Dir(rel), ".s3seal-restore-"+hex.EncodeToString(b[:])), nil
+	return path.Join(path.Dir(rel), partialPrefix+hex.EncodeToString(b[:])), nil
 }
 
 // download writes the decrypted object of f to out and checks its size and

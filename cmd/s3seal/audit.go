@@ -101,6 +101,9 @@ func runAudit(ctx context.Context, o *auditOptions, src, dst string) error {
 		}
 	}
 	db, err := openExistingCatalog(o.catalogPath, source, t)
+	if errors.Is(err, errNoCatalog) {
+		return withHint(err, pullHints("on a new machine (or pass --catalog FILE)", source, t, &o.s3, &o.keys, o.catalogPath)...)
+	}
 	if err != nil {
 		return err
 	}
@@ -114,7 +117,8 @@ func runAudit(ctx context.Context, o *auditOptions, src, dst string) error {
 		Report: auditEvents(out),
 	})
 	if errors.Is(err, sync.ErrNotSynced) {
-		return withHint(err, fmt.Sprintf("run 's3seal sync %s %s' first, or 's3seal catalog pull %s %s -i KEY' on a new machine", src, t, src, t))
+		return withHint(err, append([]string{"sync SRC to the target first; or, on a new machine:"},
+			pullHints("to fetch the target's catalog", source, t, &o.s3, &o.keys, o.catalogPath)...)...)
 	}
 	if err != nil {
 		return err
@@ -129,8 +133,12 @@ func runAudit(ctx context.Context, o *auditOptions, src, dst string) error {
 	return nil
 }
 
+// errNoCatalog is wrapped by openExistingCatalog when there is no catalog.
+var errNoCatalog = errors.New("no catalog")
+
 // openExistingCatalog opens the catalog sync would use, and refuses to
-// create one: an audit without a catalog has nothing to compare.
+// create one (the error wraps errNoCatalog): an audit without a catalog has
+// nothing to compare.
 func openExistingCatalog(path, source string, t target) (*catalog.DB, error) {
 	if path == "" {
 		var err error
@@ -139,8 +147,7 @@ func openExistingCatalog(path, source string, t target) (*catalog.DB, error) {
 		}
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, withHint(fmt.Errorf("no catalog at %s", path),
-			fmt.Sprintf("on a new machine run 's3seal catalog pull %s %s -i KEY' first, or pass --catalog FILE", source, t))
+		return nil, fmt.Errorf("%w at %s", errNoCatalog, path)
 	} else if err != nil {
 		return nil, err
 	}

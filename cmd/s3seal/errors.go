@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/s3seal/s3seal/catalog"
@@ -68,20 +69,21 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-// printError writes err as "s3seal: error: ..." followed by hint lines;
+// printError writes err as "s3seal: error: ..." followed by hint lines,
+// with the words typed after a secret switch left out (redactSecretArgs);
 // with verbose, also the full chain of the S3 client's error ("detail").
 func printError(w io.Writer, ctx context.Context, err error, verbose bool) {
 	if ctx.Err() != nil {
 		fmt.Fprintln(w, "s3seal: interrupted; finished work was recorded, the next run continues")
 		return
 	}
-	fmt.Fprintf(w, "s3seal: error: %v\n", err)
+	fmt.Fprintf(w, "s3seal: error: %s\n", redactSecretArgs(err.Error(), os.Args[1:]))
 	var detailed interface{ Detail() string }
 	if verbose && errors.As(err, &detailed) && detailed.Detail() != "" {
-		fmt.Fprintf(w, "s3seal: detail: %s\n", detailed.Detail())
+		fmt.Fprintf(w, "s3seal: detail: %s\n", redactSecretArgs(detailed.Detail(), os.Args[1:]))
 	}
 	for _, h := range hintsFor(err) {
-		fmt.Fprintf(w, "s3seal: hint: %s\n", h)
+		fmt.Fprintf(w, "s3seal: hint: %s\n", redactSecretArgs(h, os.Args[1:]))
 	}
 }
 
@@ -101,6 +103,9 @@ func hintsFor(err error) []string {
 		return []string{"set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile with --profile, or pass -a with -s (a prompt); check that the key and secret belong together"}
 	case errors.Is(err, s3store.ErrAccessDenied):
 		return []string{"the credentials work but lack permission on this bucket or prefix; check the bucket policy"}
+	case errors.Is(err, s3store.ErrInsecureEndpoint):
+		return []string{"use an https:// endpoint; plain http is accepted without asking only to 127.0.0.1, ::1 and localhost",
+			"if you trust every network between this machine and the server, pass --allow-http"}
 	case errors.Is(err, s3store.ErrUnreachable):
 		return []string{"check --endpoint, the network, and that the S3 server is running"}
 	case errors.Is(err, catalog.ErrLocked):

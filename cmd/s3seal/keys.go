@@ -49,6 +49,9 @@ func (o *keyOptions) addPassphraseFlags(fs *pflag.FlagSet) {
 
 func (o *keyOptions) passphraseMode() bool { return o.symmetric || o.passphraseFile != "" }
 
+// noPromptHint says how to give a passphrase when it cannot be prompted for.
+const noPromptHint = "set S3SEAL_PASSPHRASE or use --passphrase-file FILE when not running on a terminal that can hide what you type"
+
 // passphrase returns the passphrase from the environment, the file or a
 // prompt, in that order.
 func (o *keyOptions) passphrase(confirm bool) (string, error) {
@@ -60,12 +63,12 @@ func (o *keyOptions) passphrase(confirm bool) (string, error) {
 	}
 	p, err := promptSecret("Passphrase: ")
 	if err != nil {
-		return "", withHint(err, "set S3SEAL_PASSPHRASE or use --passphrase-file FILE when not running on a terminal")
+		return "", withHint(err, noPromptHint)
 	}
 	if confirm {
 		again, err := promptSecret("Confirm passphrase: ")
 		if err != nil {
-			return "", err
+			return "", withHint(err, noPromptHint)
 		}
 		if again != p {
 			return "", errors.New("the passphrases do not match")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,7 +32,8 @@ func newRestoreCommand() *cobra.Command {
 decrypted and its plaintext MD5 checked against the catalog before the file
 appears under its final name, with its mode and mtime. Nothing is written
 outside DEST, whatever the catalog or the bucket says. Files already restored
-and verified by an earlier run are skipped, so an interrupted restore continues.
+and verified by an earlier run are skipped, so an interrupted restore continues;
+the partial files a killed restore left in DEST are removed first.
 
 The catalog comes from the target's encrypted mirror, so a new machine needs
 only the bucket and the identity (or passphrase); --catalog uses a local one.`,
@@ -73,6 +76,11 @@ func runRestore(ctx context.Context, o *restoreOptions, src, dest string) error 
 		return err
 	}
 	defer cleanup()
+	unlock, err := lockDest(dest)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	out := o.out.printer(false)
 	start := time.Now()
 	sum, err := sync.Restore(ctx, db, st, sync.RestoreOptions{
@@ -88,8 +96,27 @@ func runRestore(ctx context.Context, o *restoreOptions, src, dest string) error 
 	return nil
 }
 
+// lockDest creates dest and locks it for this restore, which removes the
+// partial files a killed restore left there: two restores into one folder
+// at once would remove each other's. Where the file system has no locks, it
+// goes on unlocked.
+func lockDest(dest string) (unlock func(), err error) {
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	lock, err := lockDir(dest)
+	if errors.Is(err, errLockHeld) {
+		return nil, withHint(fmt.Errorf("restore: another restore into %s is running", dest),
+			"wait for it to finish, or restore into another folder")
+	}
+	if err != nil {
+		return func() {}, nil
+	}
+	return func() { lock.Close() }, nil
+}
+
 // restoreCatalog opens the catalog at path, or pulls the target's mirror
-// into a temporary one.
+// into a temporary one under the data directory (see privateTemp).
 func restoreCatalog(ctx context.Context, path string, st sync.Store, t target, ids []age.Identity) (*catalog.DB, func(), error) {
 	if path != "" {
 		if _, err := os.Stat(path); err != nil {
@@ -101,12 +128,12 @@ func restoreCatalog(ctx context.Context, path string, st sync.Store, t target, i
 		}
 		return db, func() { db.Close() }, nil
 	}
-	dir, err := os.MkdirTemp("", "s3seal-restore-")
+	tmp, err := newPrivateTemp("restore")
 	if err != nil {
 		return nil, nil, err
 	}
-	cleanup := func() { os.RemoveAll(dir) }
-	db, err := catalog.Open(filepath.Join(dir, "catalog.db"))
+	cleanup := func() { tmp.remove() }
+	db, err := catalog.Open(filepath.Join(tmp.dir, "catalog.db"))
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -25,7 +25,7 @@ ETag of its ciphertext, so only changed files are uploaded.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return flagError(err) })
 	root.AddCommand(newSyncCommand(), newRestoreCommand(), newAuditCommand(), newCatalogCommand(), newConfigCommand(), newVersionCommand(),
 		newReferenceCommand())
 	root.SetUsageTemplate(root.UsageTemplate() + "\n" + exitCodesHelp)

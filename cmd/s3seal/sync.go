@@ -151,7 +151,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		return err
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		if err := refuseFreshCatalog(ctx, path, st, t); err != nil {
+		if err := o.refuseFreshCatalog(ctx, source, path, st, t); err != nil {
 			return err // before Open, which would create the catalog
 		}
 	}
@@ -163,7 +163,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	if _, known, err := sync.TargetNaming(db); err != nil {
 		return err
 	} else if !known {
-		if err := refuseFreshCatalog(ctx, path, st, t); err != nil {
+		if err := o.refuseFreshCatalog(ctx, source, path, st, t); err != nil {
 			return err
 		}
 	}
@@ -245,14 +245,15 @@ func openCatalog(path, source string, t target) (*catalog.DB, error) {
 
 // refuseFreshCatalog stops a first sync with a new catalog into a target
 // that another catalog already fills: it would upload everything again
-// (under new hidden names). Pull the mirror first.
-func refuseFreshCatalog(ctx context.Context, path string, st *s3store.Store, t target) error {
+// (under new hidden names). Pull the mirror first: the hint prints the
+// command, with the options this run reaches the bucket with.
+func (o *syncOptions) refuseFreshCatalog(ctx context.Context, source, path string, st *s3store.Store, t target) error {
 	ok, err := sync.HasMirror(ctx, st, t.Prefix)
 	if err != nil || !ok {
 		return err
 	}
 	return withHint(fmt.Errorf("%s already holds a backup, and this catalog (%s) is new", t, path),
-		fmt.Sprintf("run 's3seal catalog pull %s -i KEY --catalog %s' first, so that nothing is uploaded twice", t, path))
+		pullHints("so that nothing is uploaded twice", source, t, &o.s3, &o.keys, o.catalogPath)...)
 }
 
 // storageClasses are the storage classes S3 defines for new objects.

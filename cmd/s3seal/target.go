@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -73,11 +73,12 @@ type s3Options struct {
 	secretKeyFile string
 	createBucket  bool
 	maxAttempts   int
+	allowHTTP     bool
 	bwlimit       rateValue // bytes per second of uploads; set by sync's --bwlimit
 }
 
 func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
-	fs.StringVar(&o.endpoint, "endpoint", "", "S3-compatible endpoint URL (path-style addressing); default: AWS")
+	fs.StringVar(&o.endpoint, "endpoint", "", "S3-compatible endpoint URL (path-style addressing; plain http:// only to 127.0.0.1, ::1 or localhost unless --allow-http); default: AWS")
 	fs.StringVar(&o.region, "region", "", "bucket region (default: from the profile or environment, else us-east-1)")
 	fs.StringVar(&o.profile, "profile", "", "shared AWS config profile")
 	fs.StringVarP(&o.accessKey, "access-key", "a", "", "access key ID (default: the AWS credential chain)")
@@ -85,6 +86,7 @@ func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
 	fs.Lookup("secret-key").NoOptDefVal = secretPrompt
 	fs.StringVar(&o.secretKeyFile, "secret-key-file", "", "read the secret access key from `FILE`")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 10, "attempts per S3 request before giving up")
+	fs.BoolVar(&o.allowHTTP, "allow-http", false, "allow a plain http:// endpoint to a host other than this machine (anyone on the path can read and forge the traffic)")
 	if create {
 		fs.BoolVarP(&o.createBucket, "create-bucket", "c", false, "create the bucket if it does not exist")
 	}
@@ -95,6 +97,7 @@ func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (*s3store.
 	cfg := s3store.Config{
 		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
 		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts, BandwidthLimit: int64(o.bwlimit),
+		AllowHTTP: o.allowHTTP,
 	}
 	secret, err := o.secret()
 	if err != nil {
@@ -123,7 +126,11 @@ func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (*s3store.
 func (o *s3Options) secret() (string, error) {
 	switch {
 	case o.secretKey == secretPrompt:
-		return promptSecret("Secret access key: ")
+		secret, err := promptSecret("Secret access key: ")
+		if err != nil {
+			return "", withHint(err, "set AWS_SECRET_ACCESS_KEY or use --secret-key-file FILE when no terminal can hide what you type")
+		}
+		return secret, nil
 	case o.secretKey != "":
 		return "", withHint(usagef("the secret key is not accepted on the command line, where other users of the machine can read it"),
 			"set AWS_SECRET_ACCESS_KEY, use --secret-key-file FILE, or pass -s alone to be prompted")
@@ -159,16 +166,18 @@ func promptSecret(prompt string) (string, error) {
 		return "", errors.New("cannot prompt: no terminal")
 	}
 	defer tty.Close()
-	fmt.Fprint(tty, prompt)
-	b, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
+	return readNoEcho(tty, tty, prompt)
+}
+
+// readNoEcho writes prompt to out and reads a line from in with echo turned
+// off. When in cannot turn echo off (it is not a terminal, or refuses), it
+// fails without reading anything: what the user typed would show.
+func readNoEcho(in *os.File, out io.Writer, prompt string) (string, error) {
+	fmt.Fprint(out, prompt)
+	b, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(out)
 	if err != nil {
-		// Not a terminal that can hide input: read a plain line.
-		line, rerr := bufio.NewReader(tty).ReadString('\n')
-		if rerr != nil {
-			return "", fmt.Errorf("cannot prompt: %w", err)
-		}
-		return strings.TrimRight(line, "\r\n"), nil
+		return "", fmt.Errorf("cannot prompt: cannot turn off echo on the terminal, so what you type would show: %w", err)
 	}
 	return string(b), nil
 }

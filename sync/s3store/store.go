@@ -52,6 +52,9 @@ type Config struct {
 	// BandwidthLimit caps the bytes per second of all request bodies
 	// together (uploads, parts), on top of HTTPClient (0 = no limit).
 	BandwidthLimit int64
+	// AllowHTTP lets the endpoint be a plain http:// URL to a host that is
+	// not a loopback address (see CheckEndpoint).
+	AllowHTTP bool
 }
 
 const (
@@ -82,7 +85,10 @@ type Store struct {
 // New returns a Store for cfg.Bucket. It loads the SDK configuration (profile,
 // environment, credentials chain) but sends no request: use CheckBucket to
 // find out whether the bucket is reachable. It fails on an empty bucket name,
-// an endpoint that is not an http:// or https:// URL, or an unknown profile.
+// an endpoint that is not an http:// or https:// URL, an endpoint that
+// CheckEndpoint refuses (wrapping ErrInsecureEndpoint), or an unknown
+// profile. The endpoint checked is the one requests would go to: cfg.Endpoint,
+// else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the profile's endpoint_url.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err := validate(cfg); err != nil {
 		return nil, err
@@ -119,6 +125,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
 	})
+	if err := checkResolvedEndpoint(cfg, client.Options().BaseEndpoint); err != nil {
+		return nil, err
+	}
 	return &Store{
 		client:        client,
 		bucket:        cfg.Bucket,
@@ -141,6 +150,19 @@ func validate(cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// checkResolvedEndpoint applies CheckEndpoint to the endpoint the client
+// resolved, and names where it came from.
+func checkResolvedEndpoint(cfg Config, endpoint *string) error {
+	err := CheckEndpoint(aws.ToString(endpoint), cfg.AllowHTTP)
+	if err == nil {
+		return nil
+	}
+	if cfg.Endpoint == "" {
+		return fmt.Errorf("new s3 store for s3://%s: %w (from AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the profile's endpoint_url)", cfg.Bucket, err)
+	}
+	return fmt.Errorf("new s3 store for s3://%s: %w", cfg.Bucket, err)
 }
 
 // loadAWSConfig loads the SDK configuration for cfg: region (default
