@@ -28,17 +28,42 @@ func DefaultPath(absSource, target string) (string, error) {
 		return "", fmt.Errorf("default catalog path: source %q is not absolute", absSource)
 	}
 	absSource = filepath.Clean(absSource)
+	dir, err := defaultDir()
+	if err != nil {
+		return "", fmt.Errorf("default catalog path: %w", err)
+	}
+	sum := sha256.Sum256([]byte(absSource + "\x00" + target))
+	name := slug(target) + "-" + hex.EncodeToString(sum[:])[:16] + ".db"
+	return filepath.Join(dir, name), nil
+}
+
+// DefaultPathsFor returns the catalogs in the default folder (see
+// DefaultPath) whose name could belong to target, whatever their source.
+// Some may belong to another target with the same slug: check the catalog's
+// own "target" setting. Slugs hold no glob metacharacters.
+func DefaultPathsFor(target string) ([]string, error) {
+	dir, err := defaultDir()
+	if err != nil {
+		return nil, fmt.Errorf("default catalogs of %s: %w", target, err)
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, slug(target)+"-????????????????.db"))
+	if err != nil {
+		return nil, fmt.Errorf("default catalogs of %s: %w", target, err)
+	}
+	return paths, nil
+}
+
+// defaultDir is $XDG_DATA_HOME/s3seal/catalogs.
+func defaultDir() (string, error) {
 	dataHome := os.Getenv("XDG_DATA_HOME")
 	if !filepath.IsAbs(dataHome) {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return "", fmt.Errorf("default catalog path: %w", err)
+			return "", err
 		}
 		dataHome = filepath.Join(home, ".local", "share")
 	}
-	sum := sha256.Sum256([]byte(absSource + "\x00" + target))
-	name := slug(target) + "-" + hex.EncodeToString(sum[:])[:16] + ".db"
-	return filepath.Join(dataHome, "s3seal", "catalogs", name), nil
+	return filepath.Join(dataHome, "s3seal", "catalogs"), nil
 }
 
 // slug turns target into a file-name-safe, readable string: the scheme is
