@@ -345,3 +345,33 @@ func TestGenuineMirrorFreshMachine(t *testing.T) {
 		t.Fatalf("age -d of the signed mirror: %v\n%s", err, stderr.String())
 	}
 }
+
+// TestPassphraseMirrorProvenOnFreshMachine: in passphrase mode a fresh
+// machine with the passphrase alone proves the mirror (the signing key is
+// derived from the target identity), and refuses one that someone who
+// knows the target's recipient signed with another key, even plain-named
+// with --allow-plain-names.
+func TestPassphraseMirrorProvenOnFreshMachine(t *testing.T) {
+	e := newEnv(t)
+	const passphrase = "correct horse battery staple"
+	e.extraEnv = []string{"S3SEAL_PASSPHRASE=" + passphrase}
+	writeFile(t, filepath.Join(e.src, "secret-plans.txt"), []byte("the plans\n"))
+	if res := e.run("sync", e.src, e.target, "-S", "--scrypt-work-factor", "10", "--endpoint", e.srv.Endpoint); res.code != 0 {
+		t.Fatalf("sync -S: exit %d\n%s", res.code, res.stderr)
+	}
+	m := e.withHome()
+	pull := []string{"catalog", "pull", e.src, m.target, "-S", "--endpoint", m.srv.Endpoint}
+	if res := m.run(pull...); res.code != 0 || !strings.Contains(res.stderr, "signed by the passphrase's key") {
+		t.Fatalf("first pull -S of the genuine mirror: exit %d\n%s\nwant it proven by the passphrase", res.code, res.stderr)
+	}
+
+	sealed := getObject(t, e.store(), cipher.MetaKey(e.prefix, "key.age"))
+	id, err := cipher.OpenSealedIdentity(sealed, passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.identity = id // the forger knows the target's recipient
+	forgeMirror(t, e, sync.NamingPlain, true)
+	fresh := e.withHome()
+	refused(t, "first pull -S of a mirror signed by another key", fresh.run(append(pull, "--allow-plain-names")...), "not by the key of the passphrase")
+}
