@@ -3,6 +3,7 @@ package sync
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -209,5 +210,35 @@ func TestImportOtherTarget(t *testing.T) {
 	_, err := ImportCatalog(openTrustDB(t), bytes.NewReader(file), []age.Identity{fx.id}, Trust{Target: "s3://bucket/other"})
 	if !errors.Is(err, ErrOtherTarget) && !errors.Is(err, cipher.ErrBadSignature) {
 		t.Fatalf("import for another target = %v; want ErrOtherTarget", err)
+	}
+}
+
+// TestImportCarriedKeyMismatch: a catalog signed by one key but carrying
+// another signing key is refused; accepting it would make this machine sign
+// with a key the signer chose.
+func TestImportCarriedKeyMismatch(t *testing.T) {
+	fx := newTrustFixture(t, NamingDefault)
+	snap := filepath.Join(t.TempDir(), "snap.db")
+	generation, err := fx.src.Snapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := fileSHA256(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := cipher.NewSigningSeed()
+	other, _ := cipher.SigningKeyFromSeed(seed)
+	signed := cipher.Signed{Target: trustTarget, Generation: generation, PlainSHA256: sum}
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, cipher.SigningRecipient(fx.id.Recipient(), other, signed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := os.ReadFile(snap)
+	w.Write(plain)
+	w.Close()
+	if _, err := fx.importInto(openTrustDB(t), buf.Bytes(), Trust{}); !errors.Is(err, cipher.ErrBadSignature) {
+		t.Fatalf("import of a catalog carrying another key than its signer's = %v; want ErrBadSignature", err)
 	}
 }
