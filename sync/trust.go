@@ -67,8 +67,8 @@ func judgeSigner(trust Trust, known []Known, p pulled) (Accepted, error) {
 			continue
 		}
 		if !bytes.Equal(k.Signer.Key, p.sig.Signer) {
-			return Accepted{}, fmt.Errorf("%w: this machine knows %s signed by %s, this catalog is signed by %s",
-				ErrOtherSigner, trust.Target, cipher.SignerKey(k.Signer.Key).Fingerprint(), fp)
+			return Accepted{}, fmt.Errorf("%w: %s, but this machine knows the catalogs of %s signed by %s",
+				ErrOtherSigner, fp, trust.Target, cipher.SignerKey(k.Signer.Key).Fingerprint())
 		}
 		if p.sig.Generation < k.Signer.Generation {
 			return Accepted{}, fmt.Errorf("%w: generation %d, this machine has seen %d", ErrOlderGeneration, p.sig.Generation, k.Signer.Generation)
@@ -77,7 +77,7 @@ func judgeSigner(trust Trust, known []Known, p pulled) (Accepted, error) {
 	}
 	if trust.Fingerprint != "" {
 		if fp != trust.Fingerprint {
-			return Accepted{}, fmt.Errorf("%w: signed by %s, not by %s as --fingerprint requires", ErrOtherSigner, fp, trust.Fingerprint)
+			return Accepted{}, fmt.Errorf("%w: %s, not %s as --fingerprint requires", ErrOtherSigner, fp, trust.Fingerprint)
 		}
 		acc.Proof = ProofFingerprint
 	}
@@ -91,7 +91,7 @@ func judgeSigner(trust Trust, known []Known, p pulled) (Accepted, error) {
 			return Accepted{}, err
 		}
 		if !bytes.Equal(want.Public(), p.sig.Signer) {
-			return Accepted{}, fmt.Errorf("%w: signed by %s, not by the key of the passphrase (%s)", ErrOtherSigner, fp, want.Public().Fingerprint())
+			return Accepted{}, fmt.Errorf("%w: %s, not the key of the passphrase (%s)", ErrOtherSigner, fp, want.Public().Fingerprint())
 		}
 		acc.Proof = ProofPassphrase
 	}

@@ -115,7 +115,7 @@ func hintsFor(err error) []string {
 			"if this machine knew the key, someone replaced the mirror: do not use it; --allow-unsigned takes an unsigned catalog on trust otherwise"}
 	case errors.Is(err, sync.ErrOtherSigner), errors.Is(err, cipher.ErrBadSignature):
 		return []string{"this catalog may not come from the machine that backs up: do not use it",
-			"compare with 's3seal target info SRC TARGET' on that machine; the local catalog was not changed"}
+			"compare with 's3seal target info SRC TARGET' on that machine; nothing was changed here"}
 	case errors.Is(err, sync.ErrOlderGeneration):
 		return []string{"the mirror was put back to an older copy; sync from the machine that backs up to push the current one"}
 	case errors.Is(err, sync.ErrNamingChanged):

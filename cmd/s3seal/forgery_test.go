@@ -373,5 +373,5 @@ func TestPassphraseMirrorProvenOnFreshMachine(t *testing.T) {
 	e.identity = id // the forger knows the target's recipient
 	forgeMirror(t, e, sync.NamingPlain, true)
 	fresh := e.withHome()
-	refused(t, "first pull -S of a mirror signed by another key", fresh.run(append(pull, "--allow-plain-names")...), "not by the key of the passphrase")
+	refused(t, "first pull -S of a mirror signed by another key", fresh.run(append(pull, "--allow-plain-names")...), "not the key of the passphrase")
 }
