@@ -62,6 +62,21 @@ func targetInfo(t *testing.T, e *env) map[string]string {
 	return info
 }
 
+// fingerprint returns the fingerprint of the signing key of e's catalog.
+func (e *env) fingerprint() string {
+	e.t.Helper()
+	db, err := catalog.Open(e.catalog)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer db.Close()
+	fp, err := sync.SigningFingerprint(db)
+	if err != nil || fp == "" {
+		e.t.Fatalf("signing key of %s: %q, %v", e.catalog, fp, err)
+	}
+	return fp
+}
+
 // forgeMirror replaces the target's catalog mirror with one made by someone
 // who can write the bucket and knows only the public recipient, with
 // s3seal's own code: the given naming (plain, or hidden under a name key of
