@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"database/sql"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -389,4 +390,59 @@ func TestPassphraseMirrorProvenOnFreshMachine(t *testing.T) {
 	forgeMirror(t, e, sync.NamingPlain, true)
 	fresh := e.withHome()
 	refused(t, "first pull -S of a mirror signed by another key", fresh.run(append(pull, "--allow-plain-names")...), "not the key of the passphrase")
+}
+
+// TestOlderUnsignedMirrorSignedOnNextSync: a target last synced by an
+// s3seal without signatures has an unsigned mirror and a catalog without a
+// signing key. A fresh machine refuses that mirror and says how to get a
+// signed one; the next sync on the machine that backs up creates the key,
+// prints it and pushes a signed mirror, which the fresh machine then pulls
+// with --fingerprint.
+func TestOlderUnsignedMirrorSignedOnNextSync(t *testing.T) {
+	e := newEnv(t)
+	writeFile(t, filepath.Join(e.src, "secret-plans.txt"), []byte("the plans\n"))
+	e.sync(0)
+	downgradeCatalog(t, e.catalog)
+	db, err := catalog.Open(e.catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putUnsignedMirror(t, e, db)
+	db.Close()
+
+	m := e.withHome()
+	pull := []string{"catalog", "pull", e.src, m.target, "-i", m.keyFile, "--endpoint", m.srv.Endpoint}
+	res := m.run(pull...)
+	refused(t, "pull of a mirror pushed before signatures", res, "not signed")
+	if !strings.Contains(res.stderr, "sync once from the machine that backs up") {
+		t.Errorf("the refusal does not say how to get a signed mirror:\n%s", res.stderr)
+	}
+
+	res = e.run("sync", e.src, e.target, "-r", e.recipient, "--endpoint", e.srv.Endpoint, "--catalog", e.catalog)
+	printed := regexp.MustCompile(`new catalog signing key for \S+: (SHA256:\S+)`).FindStringSubmatch(res.stderr)
+	if res.code != 0 || printed == nil {
+		t.Fatalf("first sync of the upgraded catalog: exit %d, want 0 and the new key printed\n%s", res.code, res.stderr)
+	}
+	if res := m.run(append(pull, "--fingerprint", printed[1])...); res.code != 0 {
+		t.Fatalf("pull of the mirror the upgraded sync pushed: exit %d\n%s", res.code, res.stderr)
+	}
+}
+
+// downgradeCatalog makes a catalog look like one an s3seal without
+// signatures wrote: no signing key, no pinned signer.
+func downgradeCatalog(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		"DELETE FROM settings WHERE key = 'signing_key'",
+		"DELETE FROM local WHERE key IN ('signer', 'signed_generation')",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }
