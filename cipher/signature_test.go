@@ -160,3 +160,27 @@ func TestAgeCLIDecryptsSignedFile(t *testing.T) {
 		t.Fatalf("age -d of a signed file gave %d bytes that differ from the plaintext", len(got))
 	}
 }
+
+// TestSigningRecipientKeepsLabels: wrapping a post-quantum recipient keeps
+// its label, so age still refuses to mix it with a classic one, and a
+// post-quantum catalog signs and decrypts.
+func TestSigningRecipientKeepsLabels(t *testing.T) {
+	pq, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newSigningKey(t)
+	signing := SigningRecipient(pq.Recipient(), key, Signed{Target: "s3://b/p"})
+	if _, err := age.Encrypt(io.Discard, signing, newX25519(t).Recipient()); err == nil {
+		t.Errorf("age mixed a signed post-quantum recipient with an X25519 one")
+	}
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, signing)
+	if err != nil {
+		t.Fatalf("age.Encrypt to a signed post-quantum recipient: %v", err)
+	}
+	w.Close()
+	if _, sig, err := readSigned(t, buf.Bytes(), pq); err != nil || sig == nil {
+		t.Fatalf("Signature() of a post-quantum file = %v, %v; want the signature", sig, err)
+	}
+}
