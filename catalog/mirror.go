@@ -53,3 +53,46 @@ func (db *DB) SetMirrored(m Mirror) error {
 	}
 	return nil
 }
+
+// Signer is the catalog signing key this machine knows for its target, and
+// the highest catalog generation it has seen signed by that key.
+type Signer struct {
+	Key        []byte // the Ed25519 public key
+	Generation int64
+}
+
+// Signer returns what SetSigner last recorded; ok is false if nothing was.
+// Like the mirror record it stays on this machine, never in a snapshot, so
+// a pulled catalog cannot change it.
+func (db *DB) Signer() (s Signer, ok bool, err error) {
+	err = db.sql.QueryRow(`SELECT k.value, g.value FROM local k, local g
+		WHERE k.key = 'signer' AND g.key = 'signed_generation'`).Scan(&s.Key, &s.Generation)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Signer{}, false, nil
+	}
+	if err != nil {
+		return Signer{}, false, fmt.Errorf("read signer of catalog %s: %w", db.path, err)
+	}
+	return s, true, nil
+}
+
+// SetSigner records s. It does not change the Generation.
+func (db *DB) SetSigner(s Signer) error {
+	_, err := db.sql.Exec(`INSERT OR REPLACE INTO local (key, value) VALUES
+		('signer', ?), ('signed_generation', ?)`, s.Key, s.Generation)
+	if err != nil {
+		return fmt.Errorf("record signer in catalog %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// AdvanceGeneration raises the Generation to at least g, so that the next
+// change of a catalog replaced by a pulled one counts past the generation
+// it was pulled at.
+func (db *DB) AdvanceGeneration(g int64) error {
+	_, err := db.sql.Exec("UPDATE local SET value = max(value, ?) WHERE key = 'generation'", g)
+	if err != nil {
+		return fmt.Errorf("advance generation of catalog %s: %w", db.path, err)
+	}
+	return nil
+}

@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -59,5 +61,84 @@ func TestGeneration(t *testing.T) {
 	}
 	if _, ok, err := other.Mirrored(); ok || err != nil {
 		t.Errorf("a catalog filled from a snapshot has a mirror record (ok %v, err %v); the record must stay on its machine", ok, err)
+	}
+}
+
+// TestSignerStaysLocal: the pinned signer reads back, survives ReplaceFrom,
+// does not move the generation and never travels in a snapshot, so a pulled
+// catalog cannot change which key this machine trusts.
+func TestSignerStaysLocal(t *testing.T) {
+	db := openTest(t)
+	if _, ok, err := db.Signer(); ok || err != nil {
+		t.Fatalf("Signer() of a new catalog: ok %v, err %v; want none", ok, err)
+	}
+	before, _ := db.Generation()
+	want := Signer{Key: []byte("0123456789abcdef0123456789abcdef"), Generation: 42}
+	if err := db.SetSigner(want); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := db.Generation(); after != before {
+		t.Errorf("SetSigner moved the generation %d -> %d", before, after)
+	}
+	snap := filepath.Join(t.TempDir(), "snap.db")
+	if _, err := db.Snapshot(snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReplaceFrom(snap); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := db.Signer(); err != nil || !ok || string(got.Key) != string(want.Key) || got.Generation != 42 {
+		t.Errorf("Signer() after ReplaceFrom = %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+	other := openAt(t, filepath.Join(t.TempDir(), "other.db"))
+	if err := other.ReplaceFrom(snap); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := other.Signer(); ok || err != nil {
+		t.Errorf("a catalog filled from a snapshot has a signer (ok %v, err %v); it must stay on its machine", ok, err)
+	}
+}
+
+// TestAdvanceGeneration raises the generation and never lowers it.
+func TestAdvanceGeneration(t *testing.T) {
+	db := openTest(t)
+	for _, step := range []struct{ to, want int64 }{{10, 10}, {3, 10}, {11, 11}} {
+		if err := db.AdvanceGeneration(step.to); err != nil {
+			t.Fatal(err)
+		}
+		if g, _ := db.Generation(); g != step.want {
+			t.Errorf("AdvanceGeneration(%d): generation %d; want %d", step.to, g, step.want)
+		}
+	}
+}
+
+// TestSnapshotSettings reads a snapshot's settings without touching the
+// catalog, and refuses a file that is not a catalog.
+func TestSnapshotSettings(t *testing.T) {
+	src := openTest(t)
+	if err := src.SetSetting("naming", []byte("plain")); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(t.TempDir(), "snap.db")
+	if _, err := src.Snapshot(snap); err != nil {
+		t.Fatal(err)
+	}
+	db := openAt(t, filepath.Join(t.TempDir(), "other.db"))
+	if err := db.SetSetting("naming", []byte("hidden")); err != nil {
+		t.Fatal(err)
+	}
+	settings, err := db.SnapshotSettings(snap)
+	if err != nil || string(settings["naming"]) != "plain" {
+		t.Fatalf("SnapshotSettings = %q, %v; want naming plain", settings, err)
+	}
+	if v, _, _ := db.Setting("naming"); string(v) != "hidden" {
+		t.Errorf("SnapshotSettings changed the catalog's naming to %q", v)
+	}
+	junk := filepath.Join(t.TempDir(), "junk.db")
+	if err := os.WriteFile(junk, []byte("not a database at all, not even close"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SnapshotSettings(junk); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("SnapshotSettings of junk = %v; want ErrCorrupt", err)
 	}
 }

@@ -37,6 +37,22 @@ func DefaultPath(absSource, target string) (string, error) {
 	return filepath.Join(dataDir, "catalogs", name), nil
 }
 
+// DefaultPathsFor returns the catalogs in the default folder (see
+// DefaultPath) whose name could belong to target, whatever their source.
+// Some may belong to another target with the same slug: check the catalog's
+// own "target" setting. Slugs hold no glob metacharacters.
+func DefaultPathsFor(target string) ([]string, error) {
+	dataDir, err := DataDir()
+	if err != nil {
+		return nil, fmt.Errorf("default catalogs of %s: %w", target, err)
+	}
+	paths, err := filepath.Glob(filepath.Join(dataDir, "catalogs", slug(target)+"-????????????????.db"))
+	if err != nil {
+		return nil, fmt.Errorf("default catalogs of %s: %w", target, err)
+	}
+	return paths, nil
+}
+
 // DataDir returns s3seal's data directory, $XDG_DATA_HOME/s3seal, where
 // XDG_DATA_HOME defaults to ~/.local/share and is ignored unless absolute.
 // It holds the default catalogs (DefaultPath) and the temporary plaintext of

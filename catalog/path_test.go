@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -80,5 +81,27 @@ func TestDefaultPathNeedsAbsoluteSource(t *testing.T) {
 		if got, err := DefaultPath(source, "s3://b"); err == nil {
 			t.Errorf("DefaultPath(%q) = %q, nil; want an error", source, got)
 		}
+	}
+}
+
+// TestDefaultPathsFor finds the default catalogs of a target, whatever
+// their source, and not those of a target with another slug.
+func TestDefaultPathsFor(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	var want []string
+	for _, source := range []string{"/a", "/b"} {
+		p, err := DefaultPath(source, "s3://bucket/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		openAt(t, p)
+		want = append(want, p)
+	}
+	other, _ := DefaultPath("/a", "s3://bucket/xy")
+	openAt(t, other)
+	got, err := DefaultPathsFor("s3://bucket/x")
+	slices.Sort(want)
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("DefaultPathsFor = %q, %v; want %q", got, err, want)
 	}
 }

@@ -210,3 +210,45 @@ func detach(ctx context.Context, conn *sql.Conn) {
 		conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
 }
+
+// SnapshotSettings returns the settings of the snapshot database at
+// srcPath, checked as ReplaceFrom checks it (an error wraps ErrCorrupt when
+// it is not a usable catalog), without changing the catalog. It lets a
+// caller judge a snapshot's settings before replacing the catalog with it.
+func (db *DB) SnapshotSettings(srcPath string) (map[string][]byte, error) {
+	settings, err := db.snapshotSettings(context.Background(), srcPath)
+	if err != nil {
+		return nil, fmt.Errorf("read settings of snapshot %s: %w", srcPath, err)
+	}
+	return settings, nil
+}
+
+func (db *DB) snapshotSettings(ctx context.Context, srcPath string) (map[string][]byte, error) {
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS "+snapshotSchema, fileURI(srcPath, "mode=ro&immutable=1")); err != nil {
+		return nil, snapshotError(fmt.Errorf("attach: %w", err))
+	}
+	defer detach(ctx, conn)
+	if err := validateSnapshot(ctx, conn); err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT key, value FROM snapshot.settings")
+	if err != nil {
+		return nil, snapshotError(err)
+	}
+	defer rows.Close()
+	settings := make(map[string][]byte)
+	for rows.Next() {
+		var key string
+		var value []byte
+		if err := rows.Scan(&key, &value); err != nil {
+			return nil, snapshotError(err)
+		}
+		settings[key] = value
+	}
+	return settings, snapshotError(rows.Err())
+}

@@ -20,4 +20,11 @@
 // scrypt recipient, once, so files cost an X25519 header instead of a scrypt
 // each. Hidden object names are HMAC-SHA256 of the relative path under a
 // per-target key, truncated to 160 bits and written in lowercase base32.
+//
+// A catalog mirror is signed inside its age header: [SigningRecipient] adds
+// an "s3seal-signature" stanza with an Ed25519 signature over the target,
+// the catalog generation and the plaintext's SHA-256, and
+// [SignatureReader] finds it again on decryption. Other age tools skip the
+// unknown stanza. The key is random per target, or in passphrase mode
+// derived with HKDF from the target identity ([PassphraseSigningSeed]).
 package cipher

@@ -37,6 +37,15 @@
 // objects, four files in flight per job, get buffers of their own size, so
 // many small files overlap their round trips without adding part buffers.
 //
+// After a sync the catalog is mirrored under PREFIX/.s3seal/, encrypted to
+// the recipients and signed with the target's signing key (see
+// cipher.SigningRecipient). A pulled or imported catalog is decrypted to a
+// temporary file and judged before any of its settings is used: judge is a
+// function of the signature, the snapshot's settings, what this machine's
+// catalogs know of the target (the signer and newest generation they pinned,
+// their naming) and the user's Trust, and it refuses a catalog that is
+// unsigned, signed by another key, older, or that changes a known naming.
+//
 // The engine never prints. It reports progress and per-file outcomes as
 // Events to a callback, and one failed file does not stop the run.
 package sync

@@ -1,7 +1,9 @@
 package sync
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +28,8 @@ const (
 var ErrNoMirror = errors.New("the target has no catalog mirror")
 
 // PushCatalog uploads a consistent snapshot of db (without in-flight key
-// material), encrypted to recipients, as the target's catalog mirror. The
+// material), encrypted to recipients and signed with db's signing key
+// (created now if db has none), as the target's catalog mirror. The
 // mirror it replaces is first copied to the previous generation. Each PUT is
 // atomic, so a reader sees a whole catalog or the one before. db records
 // which of its generations the mirror now holds, and keysID, for
@@ -39,7 +42,14 @@ func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string
 	}
 	defer os.RemoveAll(dir)
 	snap := filepath.Join(dir, "catalog.db")
+	if _, _, err := EnsureSigningKey(db, false); err != nil {
+		return fmt.Errorf("push catalog: %w", err)
+	}
 	generation, err := db.Snapshot(snap)
+	if err != nil {
+		return fmt.Errorf("push catalog: %w", err)
+	}
+	signed, err := signedRecipients(db, recipients, snap, generation)
 	if err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
@@ -51,14 +61,27 @@ func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string
 	} else if !errors.Is(err, s3store.ErrNotFound) {
 		return fmt.Errorf("push catalog: %w", err)
 	}
-	etag, err := putEncryptedFile(ctx, store, key, snap, recipients)
+	etag, err := putEncryptedFile(ctx, store, key, snap, signed)
 	if err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
 	if err := db.SetMirrored(catalog.Mirror{Generation: generation, ETag: etag, Keys: keysID}); err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
+	if err := pinOwnKey(db, generation); err != nil {
+		return fmt.Errorf("push catalog: %w", err)
+	}
 	return nil
+}
+
+// pinOwnKey records db's own signing key as the target's known signer, at
+// the generation just signed.
+func pinOwnKey(db *catalog.DB, generation int64) error {
+	key, err := signingKey(db)
+	if err != nil || key == nil {
+		return err
+	}
+	return db.SetSigner(catalog.Signer{Key: key.Public(), Generation: generation})
 }
 
 // UpdateMirror pushes the catalog as PushCatalog does, unless the mirror
@@ -88,21 +111,23 @@ func UpdateMirror(ctx context.Context, db *catalog.DB, store Store, prefix strin
 }
 
 // PullCatalog downloads the target's catalog mirror, decrypts it with
-// identities and replaces db's contents with it. On any error (no mirror,
-// wrong identity, damaged object) db is left untouched.
-func PullCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string, identities []age.Identity) error {
+// identities, judges it under trust (see ImportCatalog) and replaces db's
+// contents with it. On any error (no mirror, wrong identity, damaged
+// object, a catalog trust refuses) db is left untouched.
+func PullCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string, identities []age.Identity, trust Trust) (Accepted, error) {
 	rc, _, err := store.Get(ctx, cipher.MetaKey(prefix, mirrorName))
 	if errors.Is(err, s3store.ErrNotFound) {
-		return fmt.Errorf("pull catalog: %w", ErrNoMirror)
+		return Accepted{}, fmt.Errorf("pull catalog: %w", ErrNoMirror)
 	}
 	if err != nil {
-		return fmt.Errorf("pull catalog: %w", err)
+		return Accepted{}, fmt.Errorf("pull catalog: %w", err)
 	}
 	defer rc.Close()
-	if err := ImportCatalog(db, rc, identities); err != nil {
-		return fmt.Errorf("pull catalog: %w", err)
+	acc, err := ImportCatalog(db, rc, identities, trust)
+	if err != nil {
+		return Accepted{}, fmt.Errorf("pull catalog: %w", err)
 	}
-	return nil
+	return acc, nil
 }
 
 // HasMirror reports whether the target has a catalog mirror.
@@ -114,7 +139,8 @@ func HasMirror(ctx context.Context, store Store, prefix string) (bool, error) {
 	return err == nil, err
 }
 
-// ExportCatalog writes a snapshot of db, encrypted to recipients, to w.
+// ExportCatalog writes a snapshot of db, encrypted to recipients, to w. It
+// is signed when db has a signing key.
 func ExportCatalog(db *catalog.DB, w io.Writer, recipients []age.Recipient) error {
 	dir, err := db.TempDir("export")
 	if err != nil {
@@ -122,7 +148,11 @@ func ExportCatalog(db *catalog.DB, w io.Writer, recipients []age.Recipient) erro
 	}
 	defer os.RemoveAll(dir)
 	snap := filepath.Join(dir, "catalog.db")
-	if _, err := db.Snapshot(snap); err != nil {
+	generation, err := db.Snapshot(snap)
+	if err != nil {
+		return fmt.Errorf("export catalog: %w", err)
+	}
+	if recipients, err = signedRecipients(db, recipients, snap, generation); err != nil {
 		return fmt.Errorf("export catalog: %w", err)
 	}
 	f, err := os.Open(snap)
@@ -143,31 +173,94 @@ func ExportCatalog(db *catalog.DB, w io.Writer, recipients []age.Recipient) erro
 	return nil
 }
 
-// ImportCatalog decrypts an exported catalog from r with identities and
-// replaces db's contents with it. On any error db is left untouched.
-func ImportCatalog(db *catalog.DB, r io.Reader, identities []age.Identity) error {
+// ImportCatalog decrypts an exported catalog from r with identities, judges
+// it under trust and what db knows of the target, and replaces db's
+// contents with it. A catalog is refused, before any of its settings is
+// used, when it belongs to another target; when it is unsigned (unless
+// trust.AllowUnsigned and nothing known says the target signs); when its
+// signature does not verify or its signer is not the key db or trust.Known
+// pinned, trust.Fingerprint names or trust.Passphrase derives; when its
+// generation is older than a pinned one; when its naming or name key differ
+// from a known one; and when it turns on plain names that neither a known
+// key, a fingerprint, a passphrase nor trust.AllowPlainNames vouch for. An
+// accepted signer is pinned in db at the signed generation. On any error db
+// is left untouched.
+func ImportCatalog(db *catalog.DB, r io.Reader, identities []age.Identity, trust Trust) (Accepted, error) {
 	dir, err := db.TempDir("import")
 	if err != nil {
-		return err
+		return Accepted{}, err
 	}
 	defer os.RemoveAll(dir)
-	plain, err := cipher.Decrypt(r, identities...)
-	if err != nil {
-		return err
-	}
 	snap := filepath.Join(dir, "catalog.db")
+	p, err := decryptSnapshot(r, identities, snap)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if p.settings, err = db.SnapshotSettings(snap); err != nil {
+		return Accepted{}, err
+	}
+	own, err := KnownTarget(db)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if bound, ok, err := db.Setting(settingTarget); err != nil {
+		return Accepted{}, err
+	} else if ok && string(bound) != trust.Target {
+		return Accepted{}, fmt.Errorf("%w: %s belongs to %s, not %s", ErrOtherTarget, db.Path(), bound, trust.Target)
+	}
+	acc, err := judge(trust, append([]Known{own}, trust.Known...), p)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if err := db.ReplaceFrom(snap); err != nil {
+		return Accepted{}, err
+	}
+	return acc, pinSigner(db, own, p.sig)
+}
+
+// decryptSnapshot decrypts r into a new file at snap, hashing it, and
+// returns what the header and plaintext say.
+func decryptSnapshot(r io.Reader, identities []age.Identity, snap string) (pulled, error) {
+	reader := cipher.NewSignatureReader(identities...)
+	plain, err := cipher.Decrypt(r, reader)
+	if err != nil {
+		return pulled{}, err
+	}
+	var p pulled
+	if p.sig, err = reader.Signature(); err != nil {
+		return pulled{}, err
+	}
 	f, err := os.OpenFile(snap, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return err
+		return pulled{}, err
 	}
-	if _, err := io.Copy(f, plain); err != nil {
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(f, h), plain); err != nil {
 		f.Close()
-		return fmt.Errorf("decrypt catalog: %w", err)
+		return pulled{}, fmt.Errorf("decrypt catalog: %w", err)
 	}
 	if err := f.Close(); err != nil {
+		return pulled{}, err
+	}
+	copy(p.sum[:], h.Sum(nil))
+	return p, nil
+}
+
+// pinSigner records the signer of an accepted catalog, and moves db's
+// generation past the signed one so that what this machine pushes next is
+// newer.
+func pinSigner(db *catalog.DB, own Known, sig *cipher.Signature) error {
+	if sig == nil {
+		return nil
+	}
+	generation := sig.Generation
+	if own.HasSigner && bytes.Equal(own.Signer.Key, sig.Signer) {
+		generation = max(generation, own.Signer.Generation)
+	}
+	if err := db.SetSigner(catalog.Signer{Key: sig.Signer, Generation: generation}); err != nil {
 		return err
 	}
-	return db.ReplaceFrom(snap)
+	return db.AdvanceGeneration(generation)
 }
 
 // putEncryptedFile encrypts a local file to recipients and uploads it as key,

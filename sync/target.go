@@ -118,7 +118,8 @@ type Passphrase func(confirm bool) (string, error)
 // are encrypted to its recipient, so each costs an X25519 header instead of a
 // scrypt. It is taken from db (may be nil) or from the sealed copy under the
 // prefix and opened with one scrypt; with create, a target that has none gets
-// a new one, sealed and uploaded (and recorded in db) before any file.
+// a new one, sealed and uploaded (and recorded in db) before any file. With
+// a db, the catalog signing key becomes the one derived from the identity.
 func PassphraseIdentity(ctx context.Context, db *catalog.DB, store Store, prefix string, pass Passphrase, create bool, workFactor int) (*age.X25519Identity, error) {
 	sealed, err := sealedIdentity(ctx, db, store, prefix)
 	if err != nil {
@@ -135,6 +136,9 @@ func PassphraseIdentity(ctx context.Context, db *catalog.DB, store Store, prefix
 		}
 		if db != nil {
 			err = db.SetSetting(settingSealed, sealed)
+		}
+		if db != nil && err == nil {
+			err = setPassphraseSigningKey(db, id)
 		}
 		return id, err
 	}
@@ -157,6 +161,9 @@ func PassphraseIdentity(ctx context.Context, db *catalog.DB, store Store, prefix
 	}
 	if db != nil {
 		err = db.SetSetting(settingSealed, sealed)
+	}
+	if db != nil && err == nil {
+		err = setPassphraseSigningKey(db, id)
 	}
 	return id, err
 }

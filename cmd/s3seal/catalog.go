@@ -17,6 +17,7 @@ import (
 type catalogOptions struct {
 	s3          s3Options
 	keys        keyOptions
+	trust       trustOptions
 	catalogPath string
 	quiet       bool
 }
@@ -55,8 +56,16 @@ func newCatalogPullCommand() *cobra.Command {
 		Long: `Pull downloads the target's catalog mirror, decrypts it and replaces the local
 catalog with it. On a new machine, run it before the first sync: files that
 are already in the bucket are then hashed, not uploaded again. On any error the
-local catalog is left as it was.`,
-		Example: `  s3seal catalog pull ~/archive s3://my-bucket/archive -i key.txt`,
+local catalog is left as it was.
+
+The mirror must be signed by the target's catalog signing key. Passphrase mode
+proves it fully. Otherwise pass --fingerprint with what 's3seal target info'
+prints on the machine that backs up; a machine that pulled or pushed before
+remembers the key and refuses another. A catalog that is unsigned, signed by
+another key, older than one this machine has seen, or that changes the
+target's naming is refused. On a machine that never saw the target, without
+--fingerprint, a catalog with plain names needs --allow-plain-names.`,
+		Example: `  s3seal catalog pull ~/archive s3://my-bucket/archive -i key.txt --fingerprint SHA256:...`,
 		Args:    exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -72,17 +81,22 @@ local catalog is left as it was.`,
 			if err != nil {
 				return err
 			}
+			trust, err := o.trust.trust(t, &o.keys, ids)
+			if err != nil {
+				return err
+			}
 			db, err := o.open(args[0], t)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
 			out := outputOptions{quiet: o.quiet, progressInterval: 5 * time.Second}.printer(false)
-			err = sync.PullCatalog(ctx, db, progressStore{st, out.progress.event}, t.Prefix, ids)
+			acc, err := sync.PullCatalog(ctx, db, progressStore{st, out.progress.event}, t.Prefix, ids, trust)
 			out.finish()
 			if err != nil {
 				return err
 			}
+			reportAccepted(os.Stderr, o.quiet, args[0], t, acc)
 			if o.quiet {
 				return nil
 			}
@@ -93,6 +107,7 @@ local catalog is left as it was.`,
 	}
 	o.s3.addFlags(cmd.Flags(), false)
 	o.keys.addDecryptFlags(cmd.Flags())
+	o.trust.addFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.catalogPath, "catalog", "", "catalog `FILE` to replace")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only errors (no progress)")
 	return cmd
@@ -176,8 +191,11 @@ mode it is encrypted to the target's passphrase key.`,
 func newCatalogImportCommand() *cobra.Command {
 	var o catalogOptions
 	cmd := &cobra.Command{
-		Use:     "import SRC s3://BUCKET[/PREFIX] FILE",
-		Short:   "Replace the local catalog with an exported one",
+		Use:   "import SRC s3://BUCKET[/PREFIX] FILE",
+		Short: "Replace the local catalog with an exported one",
+		Long: `Import decrypts an exported catalog and replaces the local catalog with it,
+after the checks of 'catalog pull' (signature, fingerprint, known key,
+generation, naming).`,
 		Example: `  s3seal catalog import ~/archive s3://my-bucket/archive catalog.age -i key.txt`,
 		Args:    exactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -196,6 +214,10 @@ func newCatalogImportCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			trust, err := o.trust.trust(t, &o.keys, ids)
+			if err != nil {
+				return err
+			}
 			f, err := os.Open(args[2])
 			if err != nil {
 				return err
@@ -206,14 +228,17 @@ func newCatalogImportCommand() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			if err := sync.ImportCatalog(db, f, ids); err != nil {
+			acc, err := sync.ImportCatalog(db, f, ids, trust)
+			if err != nil {
 				return fmt.Errorf("import catalog %s: %w", args[2], err)
 			}
+			reportAccepted(os.Stderr, o.quiet, args[0], t, acc)
 			return nil
 		},
 	}
 	o.s3.addFlags(cmd.Flags(), false)
 	o.keys.addDecryptFlags(cmd.Flags())
+	o.trust.addFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.catalogPath, "catalog", "", "catalog `FILE` to replace")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only errors (no progress)")
 	return cmd

@@ -120,6 +120,19 @@ func hintsFor(err error) []string {
 		return []string{"a target keeps the naming it was created with; drop the flag, or sync to a new prefix"}
 	case errors.Is(err, sync.ErrOtherTarget):
 		return []string{"pass a different --catalog for this target"}
+	case errors.Is(err, sync.ErrUnsigned):
+		return []string{"if the target was last synced by an older s3seal, sync once from the machine that backs up: it signs the mirror from then on",
+			"if this machine knew the key, someone replaced the mirror: do not use it; --allow-unsigned takes an unsigned catalog on trust otherwise"}
+	case errors.Is(err, sync.ErrOtherSigner), errors.Is(err, cipher.ErrBadSignature):
+		return []string{"this catalog may not come from the machine that backs up: do not use it",
+			"compare with 's3seal target info SRC TARGET' on that machine; nothing was changed here"}
+	case errors.Is(err, sync.ErrOlderGeneration):
+		return []string{"the mirror was put back to an older copy; sync from the machine that backs up to push the current one"}
+	case errors.Is(err, sync.ErrNamingChanged):
+		return []string{"a pulled catalog never changes a target's object naming; if that is intended, pull into a new catalog with --catalog FILE"}
+	case errors.Is(err, sync.ErrUnprovenPlain):
+		return []string{"pass --fingerprint with what 's3seal target info SRC TARGET' prints on the machine that backs up",
+			"or, if you created the target with --plain-names, add --allow-plain-names"}
 	case errors.Is(err, sync.ErrNoMirror):
 		return []string{"the target was synced with --no-mirror or never synced; pass --catalog with a local or imported catalog"}
 	case errors.Is(err, fs.ErrNotExist):

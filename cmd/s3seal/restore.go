@@ -18,6 +18,7 @@ import (
 type restoreOptions struct {
 	s3          s3Options
 	keys        keyOptions
+	trust       trustOptions
 	out         outputOptions
 	catalogPath string
 	jobs        int
@@ -36,7 +37,10 @@ and verified by an earlier run are skipped, so an interrupted restore continues;
 the partial files a killed restore left in DEST are removed first.
 
 The catalog comes from the target's encrypted mirror, so a new machine needs
-only the bucket and the identity (or passphrase); --catalog uses a local one.`,
+only the bucket and the identity (or passphrase); --catalog uses a local one.
+The mirror is checked as 'catalog pull' checks it (--fingerprint,
+--allow-unsigned, --allow-plain-names), against what this machine's catalogs
+in the default folder know of the target.`,
 		Example: `  s3seal restore s3://my-bucket/archive ./restored -i key.txt
   s3seal restore s3://my-bucket/archive ./restored -S --passphrase-file pass.txt
   s3seal restore s3://backups/data /srv/data -i key.txt --endpoint http://127.0.0.1:7070`,
@@ -48,6 +52,7 @@ only the bucket and the identity (or passphrase); --catalog uses a local one.`,
 	fs := cmd.Flags()
 	o.s3.addFlags(fs, false)
 	o.keys.addDecryptFlags(fs)
+	o.trust.addFlags(fs)
 	o.out.addFlags(fs)
 	fs.StringVar(&o.catalogPath, "catalog", "", "use this local catalog `FILE` instead of the target's mirror")
 	fs.IntVarP(&o.jobs, "jobs", "j", 4, "files downloaded at once")
@@ -71,7 +76,11 @@ func runRestore(ctx context.Context, o *restoreOptions, src, dest string) error 
 	if err != nil {
 		return err
 	}
-	db, cleanup, err := restoreCatalog(ctx, o.catalogPath, st, t, ids)
+	trust, err := o.trust.trust(t, &o.keys, ids)
+	if err != nil {
+		return err
+	}
+	db, cleanup, err := restoreCatalog(ctx, o, st, t, ids, trust)
 	if err != nil {
 		return err
 	}
@@ -115,10 +124,12 @@ func lockDest(dest string) (unlock func(), err error) {
 	return func() { lock.Close() }, nil
 }
 
-// restoreCatalog opens the catalog at path, or pulls the target's mirror
-// into a temporary one under the data directory (see privateTemp).
-func restoreCatalog(ctx context.Context, path string, st sync.Store, t target, ids []age.Identity) (*catalog.DB, func(), error) {
-	if path != "" {
+// restoreCatalog opens the catalog at o.catalogPath, or pulls the target's
+// mirror into a temporary one under the data directory (see privateTemp),
+// judged under trust and what this machine's default catalogs know of the
+// target.
+func restoreCatalog(ctx context.Context, o *restoreOptions, st sync.Store, t target, ids []age.Identity, trust sync.Trust) (*catalog.DB, func(), error) {
+	if path := o.catalogPath; path != "" {
 		if _, err := os.Stat(path); err != nil {
 			return nil, nil, err
 		}
@@ -128,6 +139,11 @@ func restoreCatalog(ctx context.Context, path string, st sync.Store, t target, i
 		}
 		return db, func() { db.Close() }, nil
 	}
+	known, err := sync.KnownCatalogs(t.String())
+	if err != nil {
+		return nil, nil, err
+	}
+	trust.Known = known
 	tmp, err := newPrivateTemp("restore")
 	if err != nil {
 		return nil, nil, err
@@ -138,10 +154,12 @@ func restoreCatalog(ctx context.Context, path string, st sync.Store, t target, i
 		cleanup()
 		return nil, nil, err
 	}
-	if err := sync.PullCatalog(ctx, db, st, t.Prefix, ids); err != nil {
+	acc, err := sync.PullCatalog(ctx, db, st, t.Prefix, ids, trust)
+	if err != nil {
 		db.Close()
 		cleanup()
 		return nil, nil, err
 	}
+	reportAccepted(os.Stderr, o.out.quiet, "SRC", t, acc)
 	return db, func() { db.Close(); cleanup() }, nil
 }

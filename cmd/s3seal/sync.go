@@ -175,6 +175,9 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	if err != nil {
 		return err
 	}
+	if err := announceSigningKey(db, source, t, o.dryRun, o.out.quiet); err != nil {
+		return err
+	}
 	out := o.out.printer(o.dryRun)
 	if classWarning != "" {
 		out.warn(classWarning)
@@ -314,4 +317,17 @@ func skipCatalog(source, catalogPath string, skip func(string, bool) bool) func(
 		}
 		return skip(p, dir)
 	}
+}
+
+// announceSigningKey gives the target a catalog signing key on its first
+// sync with this version, and prints the new key's fingerprint: a new
+// machine checks pulled catalogs against it. With quiet it prints nothing.
+func announceSigningKey(db *catalog.DB, source string, t target, dryRun, quiet bool) error {
+	fp, created, err := sync.EnsureSigningKey(db, dryRun)
+	if err != nil || !created || quiet {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "s3seal: new catalog signing key for %s: %s\n", t, fp)
+	fmt.Fprintf(os.Stderr, "s3seal: keep it: another machine pulls the catalog with --fingerprint %s ('s3seal target info %s %s' prints it again)\n", fp, source, t)
+	return nil
 }
