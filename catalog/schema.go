@@ -62,6 +62,11 @@ var migrations = []string{
 		value ANY
 	) STRICT, WITHOUT ROWID;
 	INSERT INTO local (key, value) VALUES ('generation', 0);`,
+	// 3: SHA-256 of the plaintext, which restore and deep audit verify.
+	// NULL in rows recorded before it; filled the next time the file is
+	// read. ReplaceFrom reads snapshots without the column as all NULL.
+	`ALTER TABLE files ADD COLUMN plain_sha256 BLOB
+		CHECK (plain_sha256 IS NULL OR length(plain_sha256) = 32);`,
 }
 
 // schemaVersion is the user_version this binary writes and understands.
