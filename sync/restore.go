@@ -123,10 +123,23 @@ func Restore(ctx context.Context, db *catalog.DB, store Store, opts RestoreOptio
 			cancel(fmt.Errorf("restore %s: %w", f.Path, err))
 		case ctx.Err() == nil:
 			sum.Failed++
-			r.report(Event{Kind: EventFail, Path: f.Path, Size: f.Size, Err: err})
+			r.report(Event{Kind: EventFail, Path: f.Path, Reason: failReason(err), Size: f.Size, Err: err})
 		}
 	})
 	return sum, context.Cause(ctx)
+}
+
+// failReason is the Reason of a restore's fail event: "verify" when the
+// object or its content is not what the catalog recorded, "mode" for a row
+// that is not a regular file, else empty.
+func failReason(err error) string {
+	switch {
+	case errors.Is(err, ErrObjectChanged), errors.Is(err, ErrMismatch):
+		return "verify"
+	case errors.Is(err, ErrNotRegular):
+		return "mode"
+	}
+	return ""
 }
 
 // CheckPath returns an error wrapping ErrUnsafePath unless rel is a clean,
