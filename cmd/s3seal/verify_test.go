@@ -80,6 +80,9 @@ func TestRestoreCollisionTwin(t *testing.T) {
 			t.Errorf("restore stderr lacks %q:\n%s", want, res.stderr)
 		}
 	}
+	if strings.Contains(res.stderr, "MD5 only") {
+		t.Errorf("restore from the pulled mirror verified files by MD5 only: the mirror lost their SHA-256\n%s", res.stderr)
+	}
 	if _, err := os.Lstat(filepath.Join(dest, "docs", "twin")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("restore wrote docs/twin under its final name (%v)", err)
 	}
