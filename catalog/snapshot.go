@@ -192,8 +192,8 @@ func validateSnapshot(ctx context.Context, conn *sql.Conn) (string, error) {
 }
 
 // snapshotFileColumns returns the select list that reads fileColumns from
-// the attached snapshot. A snapshot written before migration 3 has no
-// plain_sha256 column; its rows are read with NULL there.
+// the attached snapshot. A snapshot written by a version that did not keep
+// SHA-256 has no plain_sha256 column; its rows are read with NULL there.
 func snapshotFileColumns(ctx context.Context, conn *sql.Conn) (string, error) {
 	var has int
 	err := conn.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('files', '`+snapshotSchema+`')
