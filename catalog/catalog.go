@@ -182,7 +182,7 @@ func (db *DB) prepare(ctx context.Context) error {
 	}{
 		{&db.lookupStmt, "SELECT " + fileColumns + " FROM files WHERE path = ?"},
 		{&db.findByMD5Stmt, "SELECT " + fileColumns + " FROM files WHERE plain_md5 = ? AND size = ? LIMIT 1"},
-		{&db.putStmt, "INSERT OR REPLACE INTO files (" + fileColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"},
+		{&db.putStmt, "INSERT OR REPLACE INTO files (" + fileColumns + ") VALUES (" + fileParams + ")"},
 		{&db.deleteStmt, "DELETE FROM files WHERE path = ?"},
 		{&db.uploadStmt, "SELECT " + uploadColumns + " FROM uploads WHERE path = ?"},
 		{&db.putUploadStmt, "INSERT OR REPLACE INTO uploads (" + uploadColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"},

@@ -1,7 +1,9 @@
 // Package catalog is s3seal's local record of what it has uploaded: a SQLite
 // database (the pure-Go modernc.org/sqlite driver) that maps each source
-// file's relative path to the MD5 of its plaintext, the stat it was hashed at,
-// and the key, ETag and size of the age ciphertext object stored for it. It
+// file's relative path to the MD5 and SHA-256 of its plaintext (the MD5 for
+// change detection, the SHA-256 for restore to verify; rows of older catalogs
+// have none until the file is read again), the stat it was hashed at, and the
+// key, ETag and size of the age ciphertext object stored for it. It
 // also keeps per-target settings and the state of in-flight multipart uploads.
 //
 // Open takes an exclusive flock(2) on a sibling ".lock" file before touching

@@ -17,22 +17,35 @@ type File struct {
 	Inode      uint64   // inode number the file was hashed at
 	Device     uint64   // device number the file was hashed at
 	PlainMD5   [16]byte // MD5 of the plaintext
-	ObjectKey  string   // key of the ciphertext object, relative to the target prefix or absolute, as the caller chose
-	ETag       string   // of the ciphertext object, without quotes
-	CipherSize int64    // size of the ciphertext object
-	UploadedAt int64    // unix seconds
+	// PlainSHA256 is the SHA-256 of the plaintext when HasSHA256 is true.
+	// Rows recorded before the catalog had the column (migrated catalogs,
+	// snapshots of older versions) have HasSHA256 false until the file is
+	// read again.
+	PlainSHA256 [32]byte
+	HasSHA256   bool
+	ObjectKey   string // key of the ciphertext object, relative to the target prefix or absolute, as the caller chose
+	ETag        string // of the ciphertext object, without quotes
+	CipherSize  int64  // size of the ciphertext object
+	UploadedAt  int64  // unix seconds
 }
 
 // fileColumns lists the files table's columns in the order scanFile and
 // fileArgs use.
-const fileColumns = "path, size, mode, mtime_ns, ctime_ns, inode, dev, plain_md5, object_key, etag, cipher_size, uploaded_at"
+const fileColumns = "path, size, mode, mtime_ns, ctime_ns, inode, dev, plain_md5, object_key, etag, cipher_size, uploaded_at, plain_sha256"
+
+// fileParams is the VALUES placeholder list for fileColumns.
+const fileParams = "?,?,?,?,?,?,?,?,?,?,?,?,?"
 
 // fileArgs returns f's column values for fileColumns. Unsigned numbers are
 // stored bit-for-bit as SQLite's signed 64-bit integers.
 func fileArgs(f File) []any {
+	var sha256 any // NULL when unknown
+	if f.HasSHA256 {
+		sha256 = f.PlainSHA256[:]
+	}
 	return []any{[]byte(f.Path), f.Size, int64(f.Mode), f.ModTime, f.ChangeTime,
 		int64(f.Inode), int64(f.Device), f.PlainMD5[:], f.ObjectKey, f.ETag,
-		f.CipherSize, f.UploadedAt}
+		f.CipherSize, f.UploadedAt, sha256}
 }
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -44,17 +57,22 @@ type scanner interface {
 func scanFile(s scanner) (File, error) {
 	var (
 		f                   File
-		path, md5           []byte
+		path, md5, sha256   []byte
 		mode, inode, device int64
 	)
 	err := s.Scan(&path, &f.Size, &mode, &f.ModTime, &f.ChangeTime, &inode, &device,
-		&md5, &f.ObjectKey, &f.ETag, &f.CipherSize, &f.UploadedAt)
+		&md5, &f.ObjectKey, &f.ETag, &f.CipherSize, &f.UploadedAt, &sha256)
 	if err != nil {
 		return File{}, err
 	}
 	if len(md5) != len(f.PlainMD5) {
 		return File{}, fmt.Errorf("%w: plain_md5 of %q has %d bytes", ErrCorrupt, path, len(md5))
 	}
+	if sha256 != nil && len(sha256) != len(f.PlainSHA256) {
+		return File{}, fmt.Errorf("%w: plain_sha256 of %q has %d bytes", ErrCorrupt, path, len(sha256))
+	}
+	f.HasSHA256 = sha256 != nil
+	copy(f.PlainSHA256[:], sha256)
 	f.Path = string(path)
 	f.Mode = uint32(mode)
 	f.Inode = uint64(inode)

@@ -3,6 +3,7 @@ package catalog
 import (
 	"bytes"
 	"crypto/md5"
+	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"io"
@@ -64,6 +65,9 @@ func sampleFile(i int, path string) File {
 		ETag:       fmt.Sprintf("%032x", i),
 		CipherSize: int64(i)*1000 + 200,
 		UploadedAt: 1_750_000_000 + int64(i),
+	}
+	if i%2 == 0 {
+		f.PlainSHA256, f.HasSHA256 = sha256.Sum256([]byte(fmt.Sprint("content", i))), true
 	}
 	if i%7 == 3 {
 		f.Inode = ^uint64(0) - uint64(i)

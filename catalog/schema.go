@@ -16,8 +16,10 @@ const applicationID = 0x73337363
 
 // migrations[i] brings a catalog from user_version i to i+1. Entries are
 // never edited once released; a schema change appends one. ReplaceFrom
-// copies the columns of migration 1, so a later migration that renames or
-// drops one of them must teach ReplaceFrom about older snapshots.
+// copies fileColumns from snapshots of any older version, so a later
+// migration that renames or drops a column must teach it about older
+// snapshots, and one that adds a files column must say what older snapshots
+// give for it (see snapshotFileColumns).
 var migrations = []string{
 	// 1: files, settings, in-flight uploads.
 	`CREATE TABLE files (
@@ -62,6 +64,11 @@ var migrations = []string{
 		value ANY
 	) STRICT, WITHOUT ROWID;
 	INSERT INTO local (key, value) VALUES ('generation', 0);`,
+	// 3: SHA-256 of the plaintext, which restore and deep audit verify.
+	// NULL in rows recorded before it; filled the next time the file is
+	// read. ReplaceFrom reads snapshots without the column as all NULL.
+	`ALTER TABLE files ADD COLUMN plain_sha256 BLOB
+		CHECK (plain_sha256 IS NULL OR length(plain_sha256) = 32);`,
 }
 
 // schemaVersion is the user_version this binary writes and understands.

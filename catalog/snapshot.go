@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -122,7 +123,8 @@ func (db *DB) replaceFrom(ctx context.Context, srcPath string) error {
 		return snapshotError(fmt.Errorf("attach: %w", err))
 	}
 	defer detach(ctx, conn)
-	if err := validateSnapshot(ctx, conn); err != nil {
+	columns, err := validateSnapshot(ctx, conn)
+	if err != nil {
 		return err
 	}
 
@@ -135,7 +137,7 @@ func (db *DB) replaceFrom(ctx context.Context, srcPath string) error {
 		"DELETE FROM main.uploads",
 		"DELETE FROM main.files",
 		"DELETE FROM main.settings",
-		"INSERT INTO main.files (" + fileColumns + ") SELECT " + fileColumns + " FROM snapshot.files ORDER BY path",
+		"INSERT INTO main.files (" + fileColumns + ") SELECT " + columns + " FROM snapshot.files ORDER BY path",
 		"INSERT INTO main.settings (key, value) SELECT key, value FROM snapshot.settings",
 		bumpGeneration,
 	}
@@ -148,40 +150,61 @@ func (db *DB) replaceFrom(ctx context.Context, srcPath string) error {
 }
 
 // validateSnapshot checks the attached snapshot: intact, ours, not newer
-// than this binary, and with the tables and columns ReplaceFrom copies. Any
+// than this binary, and with the tables and columns ReplaceFrom copies. It
+// returns the select list for its files (see snapshotFileColumns). Any
 // failure wraps ErrCorrupt.
-func validateSnapshot(ctx context.Context, conn *sql.Conn) error {
+func validateSnapshot(ctx context.Context, conn *sql.Conn) (string, error) {
 	if err := checkIntegrity(ctx, conn, snapshotSchema); err != nil {
-		return err
+		return "", err
 	}
 	version, err := checkIdentity(ctx, conn, snapshotSchema)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if version == 0 {
-		return fmt.Errorf("%w: an empty database, not an s3seal catalog", ErrCorrupt)
+		return "", fmt.Errorf("%w: an empty database, not an s3seal catalog", ErrCorrupt)
 	}
 	var tables int
 	err = conn.QueryRowContext(ctx, `SELECT count(*) FROM snapshot.sqlite_schema
 		WHERE type = 'table' AND name IN ('files', 'settings') AND sql LIKE 'CREATE TABLE %'`).Scan(&tables)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return "", fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	if tables != 2 {
-		return fmt.Errorf("%w: files and settings are not both ordinary tables", ErrCorrupt)
+		return "", fmt.Errorf("%w: files and settings are not both ordinary tables", ErrCorrupt)
+	}
+	columns, err := snapshotFileColumns(ctx, conn)
+	if err != nil {
+		return "", err
 	}
 	probes := []string{
-		"SELECT " + fileColumns + " FROM snapshot.files LIMIT 0",
+		"SELECT " + columns + " FROM snapshot.files LIMIT 0",
 		"SELECT key, value FROM snapshot.settings LIMIT 0",
 	}
 	for _, query := range probes {
 		rows, err := conn.QueryContext(ctx, query)
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+			return "", fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 		rows.Close()
 	}
-	return nil
+	return columns, nil
+}
+
+// snapshotFileColumns returns the select list that reads fileColumns from
+// the attached snapshot. A snapshot written by a version that did not keep
+// SHA-256 has no plain_sha256 column; its rows are read with NULL there.
+func snapshotFileColumns(ctx context.Context, conn *sql.Conn) (string, error) {
+	var has int
+	err := conn.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('files', '`+snapshotSchema+`')
+		WHERE name = 'plain_sha256'`).Scan(&has)
+	if err != nil {
+		return "", snapshotError(err)
+	}
+	if has == 1 {
+		return fileColumns, nil
+	}
+	return strings.TrimSuffix(fileColumns, "plain_sha256") + "NULL", nil
 }
 
 // snapshotError classifies an error met while attaching or reading the
@@ -233,7 +256,7 @@ func (db *DB) snapshotSettings(ctx context.Context, srcPath string) (map[string]
 		return nil, snapshotError(fmt.Errorf("attach: %w", err))
 	}
 	defer detach(ctx, conn)
-	if err := validateSnapshot(ctx, conn); err != nil {
+	if _, err := validateSnapshot(ctx, conn); err != nil {
 		return nil, err
 	}
 	rows, err := conn.QueryContext(ctx, "SELECT key, value FROM snapshot.settings")

@@ -29,7 +29,7 @@ const (
 	ObjectUnknown    = "object-unknown"    // an object under the prefix the catalog does not know
 	UploadUnfinished = "upload-unfinished" // an unfinished multipart upload under the prefix
 	DecryptFailed    = "decrypt-failed"    // deep: the object does not decrypt to a whole age payload
-	ContentMismatch  = "content-mismatch"  // deep: the plaintext's size or MD5 is not the catalog's
+	ContentMismatch  = "content-mismatch"  // deep: the plaintext's size or SHA-256 (MD5 for old rows) is not the catalog's
 )
 
 // Categories lists the finding categories in report order.
@@ -72,6 +72,7 @@ type AuditReport struct {
 	Objects  int       // file objects under the prefix (internal ones not counted)
 	Uploads  int       // unfinished multipart uploads under the prefix
 	Checked  int       // deep: objects downloaded, decrypted and compared
+	MD5Only  int       // deep: of the verified objects, those whose row has no SHA-256, checked by MD5 alone
 	Failed   int       // files or objects that could not be examined (see the fail events)
 	Findings []Finding // sorted by category (in Categories order), then path and key
 }
@@ -232,14 +233,14 @@ func (a *auditState) compareLocal(ctx context.Context) {
 	}
 	forEach(ctx, a.opts.Jobs, toHash, func(e Entry) {
 		row := a.rows[e.Path]
-		sum, err := hashFile(ctx, a.opts.Source, e)
+		sums, err := hashFile(ctx, a.opts.Source, e)
 		if err != nil {
 			if ctx.Err() == nil {
 				a.report.report(Event{Kind: EventFail, Path: e.Path, Reason: "hash", Size: e.Size, Err: err})
 			}
 			return
 		}
-		if Decide(localInput(e, &row, &sum)).Action == Upload {
+		if Decide(localInput(e, &row, &sums)).Action == Upload {
 			a.add(changedFinding(e, row))
 		}
 	})
@@ -255,9 +256,12 @@ func (a *auditState) compareLocal(ctx context.Context) {
 }
 
 // localInput is the Decide input that compares a file with its row only.
-func localInput(e Entry, row *catalog.File, plainMD5 *[16]byte) Input {
-	return Input{Local: e, Row: row, ObjectKey: row.ObjectKey, PlainMD5: plainMD5,
-		Remote: &Remote{ETag: row.ETag, Size: row.CipherSize}}
+func localInput(e Entry, row *catalog.File, sums *plainSums) Input {
+	in := Input{Local: e, Row: row, ObjectKey: row.ObjectKey, Remote: &Remote{ETag: row.ETag, Size: row.CipherSize}}
+	if sums != nil {
+		in.PlainMD5, in.PlainSHA256 = &sums.md5, &sums.sha256
+	}
+	return in
 }
 
 func changedFinding(e Entry, row catalog.File) Finding {

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
+	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // deepTally counts how the deep checks went, to tell a wrong identity from
@@ -43,9 +43,17 @@ func (a *auditState) deep(ctx context.Context) error {
 	return nil
 }
 
-// checkObject verifies one row's object and records what it found.
+// ReasonVerifiedMD5Only is the Reason of a deep audit's done event for an
+// object verified by MD5 alone, its catalog row having no SHA-256; fully
+// verified objects have Reason "verified".
+const ReasonVerifiedMD5Only = "verified-md5-only"
+
+// checkObject verifies one row's object and records what it found: the
+// object read must have the row's ETag and size, and its plaintext the
+// row's size and SHA-256 (MD5 for rows without one). Only then is it
+// reported verified.
 func (a *auditState) checkObject(ctx context.Context, row catalog.File, tally *deepTally) {
-	size, plainMD5, err := a.readObject(ctx, row, tally)
+	obj, size, sums, err := a.readObject(ctx, row, tally)
 	if ctx.Err() != nil {
 		return
 	}
@@ -56,18 +64,38 @@ func (a *auditState) checkObject(ctx context.Context, row catalog.File, tally *d
 		return
 	case err != nil:
 		a.add(Finding{Category: DecryptFailed, Path: row.Path, Key: row.ObjectKey, Detail: err.Error()})
-	case size != row.Size || plainMD5 != row.PlainMD5:
-		detail := "the plaintext's MD5 is not the catalog's"
-		if size != row.Size {
-			detail = fmt.Sprintf("the plaintext has %s, the catalog says %s", plural(size, "byte"), plural(row.Size, "byte"))
-		}
-		a.add(Finding{Category: ContentMismatch, Path: row.Path, Key: row.ObjectKey, Detail: detail})
 	default:
-		a.report.report(Event{Kind: EventDone, Path: row.Path, Reason: "verified", Size: row.Size, Bytes: size})
+		a.judge(row, obj, size, sums)
 	}
 	a.mu.Lock()
 	a.out.Checked++
 	a.mu.Unlock()
+}
+
+// judge records what a decrypted object says about its row. An object
+// whose listing already differed from the row was reported as
+// object-changed by compareRemote and is not reported twice.
+func (a *auditState) judge(row catalog.File, obj s3store.Object, size int64, sums plainSums) {
+	changed := checkObject(row, obj) != nil
+	if listed, _ := a.remote.Get(row.ObjectKey); changed && listed.ETag == row.ETag && listed.Size == row.CipherSize {
+		a.add(Finding{Category: ObjectChanged, Path: row.Path, Key: row.ObjectKey,
+			Detail: fmt.Sprintf("the object read has ETag %s (%s), the catalog says %s (%s)", obj.ETag, plural(obj.Size, "byte"), row.ETag, plural(row.CipherSize, "byte"))})
+	}
+	if diff := contentDiff(row, size, sums); diff != "" {
+		a.add(Finding{Category: ContentMismatch, Path: row.Path, Key: row.ObjectKey, Detail: diff})
+		return
+	}
+	if changed {
+		return
+	}
+	reason := "verified"
+	if !row.HasSHA256 {
+		reason = ReasonVerifiedMD5Only
+		a.mu.Lock()
+		a.out.MD5Only++
+		a.mu.Unlock()
+	}
+	a.report.report(Event{Kind: EventDone, Path: row.Path, Reason: reason, Size: row.Size, Bytes: size})
 }
 
 // objectOpenError is a failure to download an object, as opposed to a
@@ -76,27 +104,26 @@ type objectOpenError struct{ err error }
 
 func (e *objectOpenError) Error() string { return e.err.Error() }
 
-// readObject downloads and decrypts row's object and returns the
-// plaintext's size and MD5.
-func (a *auditState) readObject(ctx context.Context, row catalog.File, tally *deepTally) (int64, [16]byte, error) {
-	var sum [16]byte
-	body, size, err := a.store.Get(ctx, row.ObjectKey)
+// readObject downloads and decrypts row's object and returns the object as
+// the GetObject response describes it, and the plaintext's size and hashes.
+func (a *auditState) readObject(ctx context.Context, row catalog.File, tally *deepTally) (s3store.Object, int64, plainSums, error) {
+	body, obj, err := a.store.GetObject(ctx, row.ObjectKey)
 	if err != nil {
-		return 0, sum, &objectOpenError{err}
+		return obj, 0, plainSums{}, &objectOpenError{err}
 	}
 	defer body.Close()
-	whole := &wholeBody{r: body, key: row.ObjectKey, size: size}
-	n, sum, err := a.decryptObject(ctx, whole, tally)
+	whole := &wholeBody{r: body, key: row.ObjectKey, size: obj.Size}
+	n, sums, err := a.decryptObject(ctx, whole, tally)
 	if whole.err != nil {
-		return n, sum, &objectOpenError{whole.err}
+		return obj, n, sums, &objectOpenError{whole.err}
 	}
-	return n, sum, err
+	return obj, n, sums, err
 }
 
 // decryptObject decrypts an object's body and returns the plaintext's size
-// and MD5.
-func (a *auditState) decryptObject(ctx context.Context, body io.Reader, tally *deepTally) (int64, [16]byte, error) {
-	var sum [16]byte
+// and hashes.
+func (a *auditState) decryptObject(ctx context.Context, body io.Reader, tally *deepTally) (int64, plainSums, error) {
+	var sum plainSums
 	plain, err := cipher.Decrypt(body, a.opts.Identities...)
 	tally.mu.Lock()
 	switch {
@@ -109,11 +136,10 @@ func (a *auditState) decryptObject(ctx context.Context, body io.Reader, tally *d
 	if err != nil {
 		return 0, sum, err
 	}
-	hash := md5.New()
+	hash := newPlainHash()
 	n, err := io.Copy(hash, &ctxReader{ctx: ctx, r: plain})
 	if err != nil {
 		return n, sum, err
 	}
-	copy(sum[:], hash.Sum(nil))
-	return n, sum, nil
+	return n, hash.sums(), nil
 }

@@ -73,6 +73,14 @@ func (m *memStore) Get(ctx context.Context, key string) (io.ReadCloser, int64, e
 	return io.NopCloser(bytes.NewReader(body)), int64(len(body)), nil
 }
 
+func (m *memStore) GetObject(ctx context.Context, key string) (io.ReadCloser, s3store.Object, error) {
+	body, size, err := m.Get(ctx, key)
+	if err != nil {
+		return nil, s3store.Object{}, err
+	}
+	return body, s3store.Object{Key: key, ETag: etagOf(m.objects[key]), Size: size}, nil
+}
+
 func (m *memStore) Uploads(ctx context.Context, prefix string) ([]s3store.Upload, error) {
 	return m.uploads, nil
 }

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"hash"
 	"io"
 )
@@ -67,18 +68,42 @@ func (p *bufferPool) put(b []byte) {
 	p.free <- b
 }
 
+// plainSums are the hashes of a plaintext that the catalog records: MD5 for
+// the change map, SHA-256 for restore to verify.
+type plainSums struct {
+	md5    [16]byte
+	sha256 [32]byte
+}
+
+// plainHash computes plainSums in one pass over the bytes written to it.
+type plainHash struct{ md5, sha256 hash.Hash }
+
+func newPlainHash() *plainHash { return &plainHash{md5: md5.New(), sha256: sha256.New()} }
+
+func (h *plainHash) Write(p []byte) (int, error) {
+	h.md5.Write(p)
+	return h.sha256.Write(p)
+}
+
+func (h *plainHash) sums() plainSums {
+	var s plainSums
+	copy(s.md5[:], h.md5.Sum(nil))
+	copy(s.sha256[:], h.sha256.Sum(nil))
+	return s
+}
+
 // hashingReaderAt hashes the bytes of r in order as they are first read
 // through it. Reads may overlap or repeat (a part boundary that cuts an age
 // chunk makes the chunk be read twice); each byte is hashed once. It is not
 // safe for concurrent use.
 type hashingReaderAt struct {
 	r    io.ReaderAt
-	hash hash.Hash
+	hash *plainHash
 	next int64 // the offset up to which the hash has seen the bytes
 }
 
 func newHashingReaderAt(r io.ReaderAt) *hashingReaderAt {
-	return &hashingReaderAt{r: r, hash: md5.New()}
+	return &hashingReaderAt{r: r, hash: newPlainHash()}
 }
 
 func (h *hashingReaderAt) ReadAt(p []byte, off int64) (int, error) {
@@ -90,13 +115,11 @@ func (h *hashingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// sum returns the MD5 of the first size bytes, or false if they have not all
-// been read in order.
-func (h *hashingReaderAt) sum(size int64) ([16]byte, bool) {
-	var s [16]byte
+// sum returns the hashes of the first size bytes, or false if they have not
+// all been read in order.
+func (h *hashingReaderAt) sum(size int64) (plainSums, bool) {
 	if h.next != size {
-		return s, false
+		return plainSums{}, false
 	}
-	copy(s[:], h.hash.Sum(nil))
-	return s, true
+	return h.hash.sums(), true
 }

@@ -32,6 +32,13 @@
 // duplicate costs no upload). Other new files are read once, hashed while
 // they are encrypted.
 //
+// The read that hashes a file computes its MD5 and its SHA-256 together, and
+// both are recorded. Restore and a deep audit verify every object by the ETag
+// and size of the GetObject response and the plaintext's size and SHA-256
+// (MD5 alone for rows that have no SHA-256, and they say so); restore writes
+// regular files only, with their permission bits, and the setuid, setgid and
+// sticky bits only when asked.
+//
 // Memory is bounded by the number of jobs times the part size: every upload
 // body of more than 1 MiB comes from a fixed pool of part buffers. Smaller
 // objects, four files in flight per job, get buffers of their own size, so

@@ -37,9 +37,10 @@ func FuzzRestorePath(f *testing.F) {
 		f.Fatal(err)
 	}
 	plain := []byte("restored content\n")
-	store := &memStore{objects: map[string][]byte{"obj": encryptTo(&testing.T{}, id.Recipient(), plain)}}
+	object := encryptTo(&testing.T{}, id.Recipient(), plain)
+	store := &memStore{objects: map[string][]byte{"obj": object}}
 	row := catalog.File{Size: int64(len(plain)), Mode: 0o644, ModTime: time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano(),
-		PlainMD5: md5.Sum(plain), ObjectKey: "obj"}
+		PlainMD5: md5.Sum(plain), ObjectKey: "obj", ETag: etagOf(object), CipherSize: int64(len(object))}
 
 	f.Fuzz(func(t *testing.T, rel string) {
 		parent := t.TempDir()
@@ -64,7 +65,7 @@ func FuzzRestorePath(f *testing.F) {
 
 		r := row
 		r.Path = rel
-		_, _, err = restoreFile(context.Background(), root, store, r, []age.Identity{id}, &reporter{})
+		_, _, err = restoreFile(context.Background(), root, store, r, &RestoreOptions{Identities: []age.Identity{id}}, &reporter{})
 
 		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 			t.Fatalf("restoreFile(%q) wrote %d entries outside DEST (err %v)", rel, len(entries), err)

@@ -52,12 +52,16 @@ type Input struct {
 	Remote    *Remote       // the listed object at ObjectKey, nil when there is none
 	ObjectKey string        // the key the file's object has under the current naming
 	PlainMD5  *[16]byte     // the file's hash, once computed; nil before
-	Checksum  bool          // --checksum: never trust the stat
+	// PlainSHA256 is the file's SHA-256, computed with PlainMD5; it catches
+	// a file swapped for its MD5-collision twin when the row has one too.
+	PlainSHA256 *[32]byte
+	Checksum    bool // --checksum: never trust the stat
 }
 
 // Decide returns what to do with one file. It is a pure function: the
-// content is judged by plaintext MD5 only (timestamps alone never cause an
-// upload), and the remote by ETag only.
+// content is judged by plaintext hashes only (MD5, and SHA-256 where both
+// sides have it; timestamps alone never cause an upload), and the remote by
+// ETag only.
 func Decide(in Input) Decision {
 	row := in.Row
 	if row == nil {
@@ -74,7 +78,7 @@ func Decide(in Input) Decision {
 		if !statSame {
 			return Decision{Hash, "stat-changed"}
 		}
-	} else if *in.PlainMD5 != row.PlainMD5 {
+	} else if *in.PlainMD5 != row.PlainMD5 || in.PlainSHA256 != nil && row.HasSHA256 && *in.PlainSHA256 != row.PlainSHA256 {
 		return Decision{Upload, "changed"}
 	}
 	switch {

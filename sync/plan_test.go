@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"crypto/sha256"
 	"testing"
 
 	"github.com/s3seal/s3seal/catalog"
@@ -9,6 +10,7 @@ import (
 func TestDecide(t *testing.T) {
 	sumA := [16]byte{1}
 	sumB := [16]byte{2}
+	shaA, shaB := [32]byte{1}, [32]byte{2}
 	local := Entry{Path: "a", Size: 10, ModTime: 100, ChangeTime: 100, Inode: 7}
 	row := catalog.File{Path: "a", Size: 10, ModTime: 100, ChangeTime: 100, Inode: 7,
 		PlainMD5: sumA, ObjectKey: "p/a", ETag: "etag", CipherSize: 236}
@@ -44,6 +46,9 @@ func TestDecide(t *testing.T) {
 		{"object overwritten", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: &Remote{ETag: "other", Size: 236}}, Decision{Upload, "remote-changed"}},
 		{"object truncated, same etag", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: &Remote{ETag: "etag", Size: 200}}, Decision{Upload, "remote-changed"}},
 		{"touched and object deleted", Input{Local: touched, Row: &row, ObjectKey: "p/a", PlainMD5: &sumA}, Decision{Upload, "remote-missing"}},
+		{"checksum, same MD5, other SHA-256 (collision)", Input{Local: local, Row: withRow(func(f *catalog.File) { f.PlainSHA256, f.HasSHA256 = shaA, true }), ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaB, Checksum: true}, Decision{Upload, "changed"}},
+		{"checksum, same MD5 and SHA-256", Input{Local: local, Row: withRow(func(f *catalog.File) { f.PlainSHA256, f.HasSHA256 = shaA, true }), ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaA, Checksum: true}, Decision{Skip, "unchanged"}},
+		{"row without SHA-256: MD5 decides", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaB}, Decision{Record, "touched"}},
 		{"key changed", Input{Local: local, Row: withRow(func(f *catalog.File) { f.ObjectKey = "old/a" }), ObjectKey: "p/a", Remote: remote}, Decision{Upload, "key-changed"}},
 	}
 	for _, tt := range tests {
@@ -98,7 +103,7 @@ func TestHashingReaderAt(t *testing.T) {
 		_ = n
 	}
 	got, ok := h.sum(int64(len(data)))
-	want := md5Sum(data)
+	want := plainSums{md5: md5Sum(data), sha256: sha256.Sum256(data)}
 	if !ok || got != want {
 		t.Errorf("sum after overlapping reads = %x, %v; want %x, true", got, ok, want)
 	}

@@ -24,7 +24,7 @@ func (w *worker) copied(ctx context.Context, t task) bool {
 	if t.row != nil || t.entry.Size < renameMinSize || w.opts.DryRun {
 		return false
 	}
-	src, plainMD5, ok := w.copySource(ctx, t)
+	src, sums, ok := w.copySource(ctx, t)
 	if !ok {
 		return false
 	}
@@ -42,8 +42,8 @@ func (w *worker) copied(ctx context.Context, t task) bool {
 		w.fail(t, fmt.Errorf("copy from %s: etag %s, want %s", src.Path, etag, src.ETag))
 		return true
 	}
-	w.record(t, catalog.File{PlainMD5: plainMD5, ObjectKey: t.key, ETag: etag,
-		CipherSize: src.CipherSize, UploadedAt: time.Now().Unix()})
+	w.record(t, withSums(catalog.File{ObjectKey: t.key, ETag: etag,
+		CipherSize: src.CipherSize, UploadedAt: time.Now().Unix()}, sums))
 	w.count(func(s *Summary) {
 		s.Copied++
 		s.SavedBytes += t.entry.Size
@@ -53,25 +53,28 @@ func (w *worker) copied(ctx context.Context, t task) bool {
 }
 
 // copySource hashes t's file when the catalog has a row of its size, and
-// returns a row with the same content whose object is listed unchanged.
-func (w *worker) copySource(ctx context.Context, t task) (catalog.File, [16]byte, bool) {
-	var none [16]byte
+// returns a row with the same content whose object is listed unchanged,
+// with the file's hashes. A row whose SHA-256 is not the file's is an MD5
+// collision, not a copy. The copy's row gets the file's SHA-256, which is
+// the source row's when that has one.
+func (w *worker) copySource(ctx context.Context, t task) (catalog.File, plainSums, bool) {
+	var none plainSums
 	if ok, err := w.db.HasSize(t.entry.Size); err != nil || !ok {
 		return catalog.File{}, none, false
 	}
-	plainMD5, err := hashFile(ctx, w.opts.Source, t.entry)
+	sums, err := hashFile(ctx, w.opts.Source, t.entry)
 	if err != nil {
 		return catalog.File{}, none, false // the upload reads it again and reports
 	}
-	src, ok, err := w.db.FindByMD5(plainMD5, t.entry.Size)
-	if err != nil || !ok {
+	src, ok, err := w.db.FindByMD5(sums.md5, t.entry.Size)
+	if err != nil || !ok || src.HasSHA256 && src.PlainSHA256 != sums.sha256 {
 		return catalog.File{}, none, false
 	}
 	listed, ok := w.remote.Get(src.ObjectKey)
 	if !ok || listed.ETag != src.ETag || listed.Size != src.CipherSize {
 		return catalog.File{}, none, false
 	}
-	return src, plainMD5, true
+	return src, sums, true
 }
 
 // isMD5ETag reports whether etag is the plain MD5 a single-part object has.

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -29,18 +28,35 @@ var ErrUnsafePath = errors.New("unsafe path")
 // ErrMismatch is wrapped when restored content does not match the catalog.
 var ErrMismatch = errors.New("content does not match the catalog")
 
+// ErrObjectChanged is wrapped when the object read is not the one the
+// catalog recorded: its ETag or size differs.
+var ErrObjectChanged = errors.New("object is not the one the catalog recorded")
+
+// ErrNotRegular is wrapped when a catalog row's mode is not that of a
+// regular file (a symlink, a device, or bits s3seal never records).
+var ErrNotRegular = errors.New("not a regular file")
+
+// ReasonMD5Only is the Reason of a restore's done event for a file whose
+// catalog row has no SHA-256 (recorded before s3seal kept one), so its
+// content was verified by size and MD5 alone.
+const ReasonMD5Only = "md5-only"
+
 // RestoreOptions configure a restore.
 type RestoreOptions struct {
 	Dest       string // the destination folder, created if missing; partial files a killed restore left in it are removed first, so run one Restore into a Dest at a time
 	Identities []age.Identity
 	Jobs       int // files in flight; 0 = 4
-	Report     Reporter
+	// KeepSpecialModes applies the setuid, setgid and sticky bits of the
+	// catalog rows; by default they are dropped.
+	KeepSpecialModes bool
+	Report           Reporter
 }
 
 // RestoreSummary counts what a restore did.
 type RestoreSummary struct {
 	Files    int   // rows in the catalog
 	Restored int   // files written
+	MD5Only  int   // of Restored, files verified by MD5 alone (rows without SHA-256)
 	Skipped  int   // files already restored
 	Failed   int   // files that failed (see the fail events)
 	Bytes    int64 // plaintext bytes written
@@ -48,12 +64,17 @@ type RestoreSummary struct {
 
 // Restore brings every file of the catalog back under opts.Dest. Each object
 // is downloaded, decrypted and written to a temporary file next to its final
-// name; only when its size and plaintext MD5 match the catalog is its mode and
-// mtime set and the file renamed into place. All writes go through an
-// os.Root, so no catalog path and no symlink in the destination can make
-// Restore write outside it. A file already present with the catalog's size and
-// mtime was restored and verified by an earlier run and is skipped, so an
-// interrupted restore continues. A wrong identity stops the whole run.
+// name; only when the object's ETag and size (as the GetObject response
+// gives them) are the catalog's, and the plaintext's size and SHA-256 (or
+// MD5, for rows recorded before SHA-256 was, counted in MD5Only) match the
+// catalog, is its mode and mtime set and the file renamed into place. The
+// setuid, setgid and sticky bits are dropped unless opts.KeepSpecialModes;
+// a row whose mode is not a regular file's is refused. All writes go
+// through an os.Root, so no catalog path and no symlink in the destination
+// can make Restore write outside it. A file already present with the
+// catalog's size and mtime was restored and verified by an earlier run and
+// is skipped, so an interrupted restore continues. A wrong identity stops
+// the whole run.
 func Restore(ctx context.Context, db *catalog.DB, store Store, opts RestoreOptions) (RestoreSummary, error) {
 	var sum RestoreSummary
 	if opts.Jobs <= 0 {
@@ -83,7 +104,7 @@ func Restore(ctx context.Context, db *catalog.DB, store Store, opts RestoreOptio
 	defer cancel(nil)
 	var mu gosync.Mutex // guards sum
 	forEach(ctx, opts.Jobs, rows, func(f catalog.File) {
-		n, skipped, err := restoreFile(ctx, root, store, f, opts.Identities, r)
+		n, skipped, err := restoreFile(ctx, root, store, f, &opts, r)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -93,15 +114,33 @@ func Restore(ctx context.Context, db *catalog.DB, store Store, opts RestoreOptio
 		case err == nil:
 			sum.Restored++
 			sum.Bytes += n
-			r.report(Event{Kind: EventDone, Path: f.Path, Size: f.Size, Bytes: n})
+			done := Event{Kind: EventDone, Path: f.Path, Size: f.Size, Bytes: n}
+			if !f.HasSHA256 {
+				sum.MD5Only++
+				done.Reason = ReasonMD5Only
+			}
+			r.report(done)
 		case errors.Is(err, cipher.ErrWrongIdentity):
 			cancel(fmt.Errorf("restore %s: %w", f.Path, err))
 		case ctx.Err() == nil:
 			sum.Failed++
-			r.report(Event{Kind: EventFail, Path: f.Path, Size: f.Size, Err: err})
+			r.report(Event{Kind: EventFail, Path: f.Path, Reason: failReason(err), Size: f.Size, Err: err})
 		}
 	})
 	return sum, context.Cause(ctx)
+}
+
+// failReason is the Reason of a restore's fail event: "verify" when the
+// object or its content is not what the catalog recorded, "mode" for a row
+// that is not a regular file, else empty.
+func failReason(err error) string {
+	switch {
+	case errors.Is(err, ErrObjectChanged), errors.Is(err, ErrMismatch):
+		return "verify"
+	case errors.Is(err, ErrNotRegular):
+		return "mode"
+	}
+	return ""
 }
 
 // CheckPath returns an error wrapping ErrUnsafePath unless rel is a clean,
@@ -119,8 +158,11 @@ func CheckPath(rel string) error {
 }
 
 // restoreFile restores one catalog row under root.
-func restoreFile(ctx context.Context, root *os.Root, store Store, f catalog.File, ids []age.Identity, r *reporter) (int64, bool, error) {
+func restoreFile(ctx context.Context, root *os.Root, store Store, f catalog.File, opts *RestoreOptions, r *reporter) (int64, bool, error) {
 	if err := CheckPath(f.Path); err != nil {
+		return 0, false, err
+	}
+	if err := checkMode(f); err != nil {
 		return 0, false, err
 	}
 	if fi, err := root.Lstat(f.Path); err == nil && fi.Mode().IsRegular() &&
@@ -134,7 +176,7 @@ func restoreFile(ctx context.Context, root *os.Root, store Store, f catalog.File
 	}
 	r.report(Event{Kind: EventStart, Path: f.Path, Size: f.Size})
 	for attempt := 1; ; attempt++ {
-		n, err := restoreOnce(ctx, root, store, f, ids, r)
+		n, err := restoreOnce(ctx, root, store, f, opts, r)
 		if err == nil || !errors.Is(err, ErrTransfer) || attempt == downloadAttempts || ctx.Err() != nil {
 			return n, false, err
 		}
@@ -147,7 +189,7 @@ const downloadAttempts = 3
 
 // restoreOnce downloads f into a new temporary file and renames it into
 // place, or removes it.
-func restoreOnce(ctx context.Context, root *os.Root, store Store, f catalog.File, ids []age.Identity, r *reporter) (int64, error) {
+func restoreOnce(ctx context.Context, root *os.Root, store Store, f catalog.File, opts *RestoreOptions, r *reporter) (int64, error) {
 	tmp, err := tempName(f.Path)
 	if err != nil {
 		return 0, err
@@ -156,12 +198,12 @@ func restoreOnce(ctx context.Context, root *os.Root, store Store, f catalog.File
 	if err != nil {
 		return 0, err
 	}
-	n, err := download(ctx, store, f, ids, &progressWriter{w: out, path: f.Path, report: r})
+	n, err := download(ctx, store, f, opts.Identities, &progressWriter{w: out, path: f.Path, report: r})
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = finish(root, tmp, f)
+		err = finish(root, tmp, f, opts.KeepSpecialModes)
 	}
 	if err != nil {
 		_ = root.Remove(tmp)
@@ -193,10 +235,10 @@ func tempName(rel string) (string, error) {
 	return path.Join(path.Dir(rel), partialPrefix+hex.EncodeToString(b[:])), nil
 }
 
-// download writes the decrypted object of f to out and checks its size and
-// plaintext MD5 against the catalog.
+// download writes the decrypted object of f to out after checking that the
+// object read is the one f records, and checks the plaintext against f.
 func download(ctx context.Context, store Store, f catalog.File, ids []age.Identity, out io.Writer) (int64, error) {
-	body, size, err := store.Get(ctx, f.ObjectKey)
+	body, obj, err := store.GetObject(ctx, f.ObjectKey)
 	if errors.Is(err, s3store.ErrInvalidObjectState) {
 		return 0, fmt.Errorf("%w: restore it from its archive storage class first (S3 RestoreObject), then run restore again", err)
 	}
@@ -204,27 +246,80 @@ func download(ctx context.Context, store Store, f catalog.File, ids []age.Identi
 		return 0, err
 	}
 	defer body.Close()
-	whole := &wholeBody{r: body, key: f.ObjectKey, size: size}
+	if err := checkObject(f, obj); err != nil {
+		return 0, err
+	}
+	whole := &wholeBody{r: body, key: f.ObjectKey, size: obj.Size}
 	plain, err := cipher.Decrypt(whole, ids...)
 	if err != nil {
 		return 0, whole.cause(err)
 	}
-	h := md5.New()
+	h := newPlainHash()
 	n, err := io.Copy(io.MultiWriter(out, h), plain)
 	if err != nil {
 		return n, whole.cause(fmt.Errorf("decrypt %s: %w", f.ObjectKey, err))
 	}
-	if n != f.Size || [16]byte(h.Sum(nil)) != f.PlainMD5 {
-		return n, fmt.Errorf("%w: object %s gave %d bytes with md5 %x, catalog says %d bytes with md5 %x",
-			ErrMismatch, f.ObjectKey, n, h.Sum(nil), f.Size, f.PlainMD5)
+	return n, checkContent(f, n, h.sums())
+}
+
+// checkObject returns an error wrapping ErrObjectChanged unless obj, as the
+// GetObject response describes it, has the ETag and size f records. A
+// response without an ETag is judged by its size (and the content checks).
+func checkObject(f catalog.File, obj s3store.Object) error {
+	if obj.Size != f.CipherSize || obj.ETag != "" && obj.ETag != f.ETag {
+		return fmt.Errorf("%w: object %s has ETag %s and %d bytes, the catalog recorded ETag %s and %d bytes",
+			ErrObjectChanged, f.ObjectKey, obj.ETag, obj.Size, f.ETag, f.CipherSize)
 	}
-	return n, nil
+	return nil
+}
+
+// checkContent returns an error wrapping ErrMismatch unless a plaintext of
+// size bytes with hashes sums is the one f records (see contentDiff).
+func checkContent(f catalog.File, size int64, sums plainSums) error {
+	if diff := contentDiff(f, size, sums); diff != "" {
+		return fmt.Errorf("%w: object %s: %s", ErrMismatch, f.ObjectKey, diff)
+	}
+	return nil
+}
+
+// contentDiff says how a plaintext of size bytes with hashes sums differs
+// from the one f records, or "" when it is that one: same size and
+// SHA-256, or same MD5 when f has no SHA-256.
+func contentDiff(f catalog.File, size int64, sums plainSums) string {
+	switch {
+	case size != f.Size:
+		return fmt.Sprintf("the plaintext has %s, the catalog says %s", plural(size, "byte"), plural(f.Size, "byte"))
+	case f.HasSHA256 && sums.sha256 != f.PlainSHA256:
+		return "the plaintext's SHA-256 is not the catalog's"
+	case !f.HasSHA256 && sums.md5 != f.PlainMD5:
+		return "the plaintext's MD5 is not the catalog's"
+	}
+	return ""
+}
+
+// specialModes are the mode bits besides the permissions that a catalog
+// row may carry.
+const specialModes = fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// checkMode returns an error wrapping ErrNotRegular unless f's mode is a
+// regular file's: permissions and the special bits, nothing else. Restore
+// never makes a symlink, a device or a pipe from a catalog row.
+func checkMode(f catalog.File) error {
+	mode := fs.FileMode(f.Mode)
+	if mode&^(fs.ModePerm|specialModes) != 0 {
+		return fmt.Errorf("%w: the catalog gives %q mode %v (%#o); refusing to create it", ErrNotRegular, f.Path, mode, f.Mode)
+	}
+	return nil
 }
 
 // finish gives the verified temporary file its mode and mtime and renames it
-// into place.
-func finish(root *os.Root, tmp string, f catalog.File) error {
-	if err := root.Chmod(tmp, fs.FileMode(f.Mode)&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+// into place. The special bits are kept only when keepSpecial.
+func finish(root *os.Root, tmp string, f catalog.File, keepSpecial bool) error {
+	mode := fs.FileMode(f.Mode) & fs.ModePerm
+	if keepSpecial {
+		mode |= fs.FileMode(f.Mode) & specialModes
+	}
+	if err := root.Chmod(tmp, mode); err != nil {
 		return err
 	}
 	mtime := time.Unix(0, f.ModTime)

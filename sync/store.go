@@ -16,6 +16,9 @@ type Store interface {
 	Head(ctx context.Context, key string) (s3store.Object, error)
 	// Get returns an object's body and size; the caller closes the body.
 	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
+	// GetObject is Get that also returns the key, ETag and size of the
+	// object the body is read from, as the GetObject response gives them.
+	GetObject(ctx context.Context, key string) (io.ReadCloser, s3store.Object, error)
 	// Put uploads body as one object and returns its ETag.
 	Put(ctx context.Context, key string, body []byte, opts s3store.PutOptions) (string, error)
 	// Copy makes dst a server-side copy of src and returns its ETag.

@@ -49,7 +49,7 @@ func partSizeFor(ctSize, want int64) int64 {
 // uploaded is what the catalog records of a finished upload.
 type uploaded struct {
 	etag       string
-	plainMD5   [16]byte
+	plain      plainSums
 	cipherSize int64
 	sent       int64 // ciphertext bytes this run sent: less than cipherSize when resumed
 	multipart  bool
@@ -119,7 +119,7 @@ func (u *uploader) putSmall(ctx context.Context, root string, f *os.File, base E
 		return uploaded{}, err
 	}
 	u.report.report(Event{Kind: EventProgress, Path: base.Path, Bytes: int64(len(body))})
-	return uploaded{etag: etag, plainMD5: sum, cipherSize: int64(len(body)), sent: int64(len(body))}, nil
+	return uploaded{etag: etag, plain: sum, cipherSize: int64(len(body)), sent: int64(len(body))}, nil
 }
 
 // readFull fills p from r at off.
@@ -137,9 +137,9 @@ func readFull(r io.ReaderAt, p []byte, off int64) error {
 	return err
 }
 
-// checkRead returns the MD5 of what was read, after checking that all of
-// the file was read and that its stat is still base.
-func (u *uploader) checkRead(root string, base Entry, plain *hashingReaderAt) ([16]byte, error) {
+// checkRead returns the hashes of what was read, after checking that all
+// of the file was read and that its stat is still base.
+func (u *uploader) checkRead(root string, base Entry, plain *hashingReaderAt) (plainSums, error) {
 	sum, ok := plain.sum(base.Size)
 	if !ok {
 		return sum, fmt.Errorf("%w: read %d of %d bytes", ErrChanged, plain.next, base.Size)
@@ -350,7 +350,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 			sent += p.Size
 		}
 	}
-	return uploaded{etag: etag, plainMD5: sum, cipherSize: ct.Size(), sent: sent, multipart: true}, nil
+	return uploaded{etag: etag, plain: sum, cipherSize: ct.Size(), sent: sent, multipart: true}, nil
 }
 
 // partMD5 returns the MD5 of a part's body. The store has checked that an

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"crypto/md5"
 	"fmt"
 	"io"
 	"os"
@@ -77,8 +76,11 @@ func (w *worker) decide(ctx context.Context, e Entry, rows map[string]catalog.Fi
 	}
 }
 
-func (w *worker) input(t task, plainMD5 *[16]byte) Input {
-	in := Input{Local: t.entry, Row: t.row, ObjectKey: t.key, PlainMD5: plainMD5, Checksum: w.opts.Checksum}
+func (w *worker) input(t task, sums *plainSums) Input {
+	in := Input{Local: t.entry, Row: t.row, ObjectKey: t.key, Checksum: w.opts.Checksum}
+	if sums != nil {
+		in.PlainMD5, in.PlainSHA256 = &sums.md5, &sums.sha256
+	}
 	if r, ok := w.remote.Get(t.key); ok {
 		in.Remote = &r
 	}
@@ -91,25 +93,31 @@ func (w *worker) count(f func(*Summary)) {
 	w.mu.Unlock()
 }
 
-// run carries one task out: hash if needed, then record or upload.
+// run carries one task out: hash if needed, then record or upload. A file
+// that was hashed and needs no upload gets its row refreshed with the
+// SHA-256 when the row has none yet.
 func (w *worker) run(ctx context.Context, t task) {
 	if ctx.Err() != nil {
 		return
 	}
+	var hashed *plainSums
 	if t.dec.Action == Hash {
-		sum, err := hashFile(ctx, w.opts.Source, t.entry)
+		sums, err := hashFile(ctx, w.opts.Source, t.entry)
 		if err != nil {
 			w.fail(t, err)
 			return
 		}
-		t.dec = Decide(w.input(t, &sum))
+		hashed = &sums
+		t.dec = Decide(w.input(t, hashed))
 	}
 	switch t.dec.Action {
 	case Skip:
+		if hashed != nil && !t.row.HasSHA256 {
+			w.refresh(t, *hashed)
+		}
 		w.skipped(t)
 	case Record:
-		w.record(t, catalog.File{PlainMD5: t.row.PlainMD5, ObjectKey: t.row.ObjectKey,
-			ETag: t.row.ETag, CipherSize: t.row.CipherSize, UploadedAt: t.row.UploadedAt})
+		w.refresh(t, *hashed)
 		w.skipped(t)
 	case Upload:
 		if !w.copied(ctx, t) {
@@ -154,8 +162,8 @@ func (w *worker) upload(ctx context.Context, t task) {
 		return
 	}
 	t.entry = base
-	w.record(t, catalog.File{PlainMD5: res.plainMD5, ObjectKey: t.key, ETag: res.etag,
-		CipherSize: res.cipherSize, UploadedAt: time.Now().Unix()})
+	w.record(t, withSums(catalog.File{ObjectKey: t.key, ETag: res.etag,
+		CipherSize: res.cipherSize, UploadedAt: time.Now().Unix()}, res.plain))
 	if res.multipart {
 		// The row must be committed before the in-flight upload is
 		// forgotten: a crash in between would otherwise lose both, and the
@@ -177,6 +185,19 @@ func (w *worker) upload(ctx context.Context, t task) {
 	w.report.report(Event{Kind: EventDone, Path: t.entry.Path, Reason: t.dec.Reason, Size: base.Size, Bytes: res.cipherSize})
 }
 
+// refresh records t's row again, with the stat and hashes it was read at,
+// pointing at the same object.
+func (w *worker) refresh(t task, sums plainSums) {
+	w.record(t, withSums(catalog.File{ObjectKey: t.row.ObjectKey, ETag: t.row.ETag,
+		CipherSize: t.row.CipherSize, UploadedAt: t.row.UploadedAt}, sums))
+}
+
+// withSums returns f with the plaintext hashes sums.
+func withSums(f catalog.File, sums plainSums) catalog.File {
+	f.PlainMD5, f.PlainSHA256, f.HasSHA256 = sums.md5, sums.sha256, true
+	return f
+}
+
 // record writes the catalog row for t with the stat it was read at.
 func (w *worker) record(t task, f catalog.File) {
 	if w.opts.DryRun {
@@ -194,26 +215,24 @@ func (w *worker) fail(t task, err error) {
 	w.report.report(Event{Kind: EventFail, Path: t.entry.Path, Reason: t.dec.Reason, Size: t.entry.Size, Err: err})
 }
 
-// hashFile returns the MD5 of a source file, checking that it did not
-// change while it was read.
-func hashFile(ctx context.Context, root string, e Entry) ([16]byte, error) {
-	var sum [16]byte
+// hashFile returns the MD5 and SHA-256 of a source file, computed in one
+// read, checking that it did not change while it was read.
+func hashFile(ctx context.Context, root string, e Entry) (plainSums, error) {
 	f, err := os.Open(filepath.Join(root, filepath.FromSlash(e.Path)))
 	if err != nil {
-		return sum, err
+		return plainSums{}, err
 	}
 	defer f.Close()
-	h := md5.New()
+	h := newPlainHash()
 	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: f})
 	if err != nil {
-		return sum, fmt.Errorf("hash %s: %w", e.Path, err)
+		return plainSums{}, fmt.Errorf("hash %s: %w", e.Path, err)
 	}
 	now, err := statEntry(root, e.Path)
 	if err != nil || n != e.Size || !now.sameStat(e) {
-		return sum, fmt.Errorf("hash %s: %w", e.Path, ErrChanged)
+		return plainSums{}, fmt.Errorf("hash %s: %w", e.Path, ErrChanged)
 	}
-	copy(sum[:], h.Sum(nil))
-	return sum, nil
+	return h.sums(), nil
 }
 
 // ctxReader stops a long read when ctx is done.

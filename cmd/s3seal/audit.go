@@ -166,6 +166,8 @@ func auditEvents(p *printer) sync.Reporter {
 		switch {
 		case p.opts.json:
 			p.writeJSON(jsonEvent{Type: string(e.Kind), Path: e.Path, Reason: e.Reason, Size: e.Size, Bytes: e.Bytes})
+		case p.opts.verbose && e.Reason == sync.ReasonVerifiedMD5Only:
+			fmt.Fprintf(p.stdout, "verified %s (%s, by MD5 only)\n", quote(e.Path), size(e.Size))
 		case p.opts.verbose:
 			fmt.Fprintf(p.stdout, "verified %s (%s)\n", quote(e.Path), size(e.Size))
 		}
@@ -195,7 +197,7 @@ func printAudit(p *printer, rep sync.AuditReport, deep bool, d time.Duration) {
 		}
 		p.writeJSON(map[string]any{"type": "summary", "consistent": rep.Consistent(), "findings": len(rep.Findings),
 			"categories": counts, "files": rep.Files, "catalog_files": rep.Rows, "objects": rep.Objects,
-			"uploads": rep.Uploads, "checked": rep.Checked, "failed": rep.Failed, "deep": deep, "seconds": d.Seconds()})
+			"uploads": rep.Uploads, "checked": rep.Checked, "md5_only": rep.MD5Only, "failed": rep.Failed, "deep": deep, "seconds": d.Seconds()})
 		return
 	}
 	if p.opts.quiet {
@@ -245,6 +247,9 @@ func auditVerdict(rep sync.AuditReport, counts map[string]int) string {
 func checkedNote(rep sync.AuditReport, deep bool) string {
 	if !deep {
 		return ""
+	}
+	if rep.MD5Only > 0 {
+		return fmt.Sprintf(", %d checked by download (%d verified by MD5 only: the catalog has no SHA-256 for them)", rep.Checked, rep.MD5Only)
 	}
 	return fmt.Sprintf(", %d verified by download", rep.Checked)
 }

@@ -39,6 +39,8 @@ type printer struct {
 	stderr   io.Writer
 	progress *progress
 	archived int // failures on archived objects, explained once
+	// unverified counts restored files that failed verification, explained once
+	unverified int
 }
 
 func (o outputOptions) printer(dryRun bool) *printer {
@@ -100,6 +102,7 @@ func (p *printer) event(e sync.Event) {
 	case sync.EventFail:
 		fmt.Fprintf(p.stderr, "s3seal: error: %s: %v\n", quote(e.Path), e.Err)
 		p.explainArchived(e.Err)
+		p.explainVerify(e.Err)
 	case sync.EventWarn:
 		if !p.opts.quiet {
 			fmt.Fprintf(p.stderr, "s3seal: warning: %s: %v\n", quote(e.Path), e.Err)
@@ -165,9 +168,32 @@ var archivedHints = []string{
 	"wait until it is ready (minutes to 12 hours for GLACIER, up to 48 hours for DEEP_ARCHIVE), then run this command again: finished files are skipped",
 }
 
+// explainVerify says, once per run, what a restored file that failed
+// verification means.
+func (p *printer) explainVerify(err error) {
+	if !errors.Is(err, sync.ErrObjectChanged) && !errors.Is(err, sync.ErrMismatch) {
+		return
+	}
+	p.unverified++
+	if p.unverified > 1 {
+		return
+	}
+	for _, h := range verifyHints {
+		fmt.Fprintf(p.stderr, "s3seal: hint: %s\n", h)
+	}
+}
+
+var verifyHints = []string{
+	"the object in the bucket is not the one the catalog recorded: it was replaced or damaged after the backup, so the file was not written",
+	"check who can write to the bucket; 's3seal audit SRC TARGET --deep -i KEY' lists every such file, and 'sync' from the source uploads it again",
+}
+
 func doneVerb(e sync.Event) string {
-	if e.Reason == "" {
+	switch e.Reason {
+	case "":
 		return "restored"
+	case sync.ReasonMD5Only:
+		return "restored (verified by MD5 only)"
 	}
 	return "uploaded"
 }
@@ -209,7 +235,7 @@ func (p *printer) syncSummary(s sync.Summary, d time.Duration) {
 func (p *printer) restoreSummary(s sync.RestoreSummary, d time.Duration) {
 	p.finish()
 	if p.opts.json {
-		p.writeJSON(map[string]any{"type": "summary", "files": s.Files, "restored": s.Restored,
+		p.writeJSON(map[string]any{"type": "summary", "files": s.Files, "restored": s.Restored, "md5_only": s.MD5Only,
 			"skipped": s.Skipped, "failed": s.Failed, "bytes": s.Bytes, "seconds": d.Seconds()})
 		return
 	}
@@ -218,6 +244,10 @@ func (p *printer) restoreSummary(s sync.RestoreSummary, d time.Duration) {
 	}
 	fmt.Fprintf(p.stderr, "s3seal: %d files: %d restored and verified (%s), %d already present, %d failed, in %s\n",
 		s.Files, s.Restored, size(s.Bytes), s.Skipped, s.Failed, d.Round(time.Millisecond))
+	if s.MD5Only > 0 {
+		fmt.Fprintf(p.stderr, "s3seal: warning: %d of the restored files were verified by size and MD5 only: the catalog recorded them before s3seal kept a SHA-256\n", s.MD5Only)
+		fmt.Fprintf(p.stderr, "s3seal: hint: a sync from the source with --checksum records the SHA-256 of every file; list them with 'restore -v'\n")
+	}
 }
 
 // quote makes a path printable on one line without hiding odd bytes.

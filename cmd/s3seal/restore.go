@@ -22,6 +22,7 @@ type restoreOptions struct {
 	out         outputOptions
 	catalogPath string
 	jobs        int
+	keepSpecial bool
 }
 
 func newRestoreCommand() *cobra.Command {
@@ -29,12 +30,17 @@ func newRestoreCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restore s3://BUCKET[/PREFIX] DEST",
 		Short: "Download, decrypt and verify every file of a target into DEST",
-		Long: `Restore brings every file of the target back under DEST. Each object is
-decrypted and its plaintext MD5 checked against the catalog before the file
-appears under its final name, with its mode and mtime. Nothing is written
-outside DEST, whatever the catalog or the bucket says. Files already restored
-and verified by an earlier run are skipped, so an interrupted restore continues;
-the partial files a killed restore left in DEST are removed first.
+		Long: `Restore brings every file of the target back under DEST. Each object's
+ETag and size are checked against the catalog, then it is decrypted and its
+plaintext's size and SHA-256 checked (MD5 for files the catalog recorded
+before it kept SHA-256; the summary counts them) before the file appears under
+its final name, with its permissions and mtime. A file that fails a check is
+reported and not written. Setuid, setgid and sticky bits are dropped unless
+--keep-special-modes is given; catalog rows that are not regular files
+(symlinks, devices) are refused. Nothing is written outside DEST, whatever the
+catalog or the bucket says. Files already restored and verified by an earlier
+run are skipped, so an interrupted restore continues; the partial files a
+killed restore left in DEST are removed first.
 
 The catalog comes from the target's encrypted mirror, so a new machine needs
 only the bucket and the identity (or passphrase); --catalog uses a local one.
@@ -56,6 +62,7 @@ in the default folder know of the target.`,
 	o.out.addFlags(fs)
 	fs.StringVar(&o.catalogPath, "catalog", "", "use this local catalog `FILE` instead of the target's mirror")
 	fs.IntVarP(&o.jobs, "jobs", "j", 4, "files downloaded at once")
+	fs.BoolVar(&o.keepSpecial, "keep-special-modes", false, "apply the setuid, setgid and sticky bits the catalog records (dropped by default)")
 	return cmd
 }
 
@@ -93,7 +100,7 @@ func runRestore(ctx context.Context, o *restoreOptions, src, dest string) error 
 	out := o.out.printer(false)
 	start := time.Now()
 	sum, err := sync.Restore(ctx, db, st, sync.RestoreOptions{
-		Dest: dest, Identities: ids, Jobs: o.jobs, Report: out.event,
+		Dest: dest, Identities: ids, Jobs: o.jobs, KeepSpecialModes: o.keepSpecial, Report: out.event,
 	})
 	out.restoreSummary(sum, time.Since(start))
 	if err != nil {

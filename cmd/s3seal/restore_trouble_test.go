@@ -60,7 +60,7 @@ func TestRestoreTamperedAndMissingObjects(t *testing.T) {
 	if res.code != exitPartial {
 		t.Errorf("restore: exit %d; want 3\n%s", res.code, res.stderr)
 	}
-	for _, want := range []string{"d/tampered: decrypt", "d/missing: get", "object not found"} {
+	for _, want := range []string{"d/tampered: object is not the one the catalog recorded", "d/missing: get", "object not found"} {
 		if !strings.Contains(res.stderr, want) {
 			t.Errorf("restore stderr lacks %q:\n%s", want, res.stderr)
 		}

@@ -113,14 +113,24 @@ func (s *Store) Put(ctx context.Context, key string, body []byte, opts PutOption
 // size. A missing object gives an error matching ErrNotFound, an archived one
 // ErrInvalidObjectState.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	body, obj, err := s.GetObject(ctx, key)
+	return body, obj.Size, err
+}
+
+// GetObject is Get that also returns the object's ETag (without quotes) and
+// size from the same response, so a caller can check that the body it reads
+// is the object it expects. Errors are those of Get.
+func (s *Store) GetObject(ctx context.Context, key string) (io.ReadCloser, Object, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(key),
 	})
 	if err != nil {
-		return nil, 0, s.wrap("get", key, err, ErrNotFound)
+		return nil, Object{}, s.wrap("get", key, err, ErrNotFound)
 	}
-	return out.Body, aws.ToInt64(out.ContentLength), nil
+	obj := Object{Key: key, ETag: unquote(aws.ToString(out.ETag)), Size: aws.ToInt64(out.ContentLength),
+		StorageClass: string(out.StorageClass), LastModified: aws.ToTime(out.LastModified)}
+	return out.Body, obj, nil
 }
 
 // deleteBatch is the most keys one DeleteObjects request may name.
