@@ -185,7 +185,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		{&db.putStmt, "INSERT OR REPLACE INTO files (" + fileColumns + ") VALUES (" + fileParams + ")"},
 		{&db.deleteStmt, "DELETE FROM files WHERE path = ?"},
 		{&db.uploadStmt, "SELECT " + uploadColumns + " FROM uploads WHERE path = ?"},
-		{&db.putUploadStmt, "INSERT OR REPLACE INTO uploads (" + uploadColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"},
+		{&db.putUploadStmt, "INSERT OR REPLACE INTO uploads (" + uploadColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"},
 		{&db.deleteUploadStmt, "DELETE FROM uploads WHERE path = ?"},
 	}
 	for _, s := range stmts {

@@ -69,6 +69,18 @@ var migrations = []string{
 	// read. ReplaceFrom reads snapshots without the column as all NULL.
 	`ALTER TABLE files ADD COLUMN plain_sha256 BLOB
 		CHECK (plain_sha256 IS NULL OR length(plain_sha256) = 32);`,
+	// 4: a hash of every part an in-flight upload has put on the wire,
+	// written before the part is sent (see UploadPart). parts_recorded
+	// tells uploads that keep them from uploads begun by an older version,
+	// whose parts were sent unrecorded and which cannot be resumed safely.
+	`ALTER TABLE uploads ADD COLUMN parts_recorded INTEGER NOT NULL DEFAULT 0
+		CHECK (parts_recorded IN (0, 1));
+	CREATE TABLE upload_parts (
+		path   BLOB    NOT NULL,
+		number INTEGER NOT NULL CHECK (number BETWEEN 1 AND 10000),
+		sha256 BLOB    NOT NULL CHECK (length(sha256) = 32),
+		PRIMARY KEY (path, number)
+	) STRICT, WITHOUT ROWID;`,
 }
 
 // schemaVersion is the user_version this binary writes and understands.

@@ -135,6 +135,7 @@ func (db *DB) replaceFrom(ctx context.Context, srcPath string) error {
 	defer tx.Rollback()
 	steps := []string{
 		"DELETE FROM main.uploads",
+		"DELETE FROM main.upload_parts",
 		"DELETE FROM main.files",
 		"DELETE FROM main.settings",
 		"INSERT INTO main.files (" + fileColumns + ") SELECT " + columns + " FROM snapshot.files ORDER BY path",

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -22,15 +23,18 @@ type Upload struct {
 	ChangeTime int64  // unix nanoseconds
 	Inode      uint64
 	StartedAt  int64 // unix seconds
+	// PartsRecorded says a hash of every part was recorded before the part
+	// was sent (UploadPart). Uploads begun by older versions lack it.
+	PartsRecorded bool
 }
 
 // uploadColumns lists the uploads table's columns in the order scanUpload
 // and uploadArgs use.
-const uploadColumns = "path, object_key, upload_id, part_size, file_key, nonce, header, size, mtime_ns, ctime_ns, inode, started_at"
+const uploadColumns = "path, object_key, upload_id, part_size, file_key, nonce, header, size, mtime_ns, ctime_ns, inode, started_at, parts_recorded"
 
 func uploadArgs(u Upload) []any {
 	return []any{[]byte(u.Path), u.ObjectKey, u.UploadID, u.PartSize, u.FileKey,
-		u.Nonce, u.Header, u.Size, u.ModTime, u.ChangeTime, int64(u.Inode), u.StartedAt}
+		u.Nonce, u.Header, u.Size, u.ModTime, u.ChangeTime, int64(u.Inode), u.StartedAt, u.PartsRecorded}
 }
 
 func scanUpload(s scanner) (Upload, error) {
@@ -40,7 +44,7 @@ func scanUpload(s scanner) (Upload, error) {
 		inode int64
 	)
 	err := s.Scan(&path, &u.ObjectKey, &u.UploadID, &u.PartSize, &u.FileKey,
-		&u.Nonce, &u.Header, &u.Size, &u.ModTime, &u.ChangeTime, &inode, &u.StartedAt)
+		&u.Nonce, &u.Header, &u.Size, &u.ModTime, &u.ChangeTime, &inode, &u.StartedAt, &u.PartsRecorded)
 	if err != nil {
 		return Upload{}, err
 	}
@@ -83,24 +87,96 @@ func (db *DB) Uploads() ([]Upload, error) {
 	return uploads, nil
 }
 
-// PutUpload records u, replacing any upload recorded for u.Path, and
-// commits before returning, so a crash right after still knows the upload.
+// PutUpload records u, replacing any upload recorded for u.Path together
+// with the part hashes of the upload it replaces, and commits before
+// returning, so a crash right after still knows the upload.
 func (db *DB) PutUpload(u Upload) error {
 	if err := checkPath(u.Path); err != nil {
 		return fmt.Errorf("record upload of %q in catalog %s: %w", u.Path, db.path, err)
 	}
-	if _, err := db.putUploadStmt.Exec(uploadArgs(u)...); err != nil {
+	err := db.uploadTx(func(tx *sql.Tx) error {
+		if _, err := tx.Exec("DELETE FROM upload_parts WHERE path = ?", []byte(u.Path)); err != nil {
+			return err
+		}
+		_, err := tx.Stmt(db.putUploadStmt).Exec(uploadArgs(u)...)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("record upload of %q in catalog %s: %w", u.Path, db.path, err)
 	}
 	return nil
 }
 
-// DeleteUpload forgets the upload recorded for path, if any. With
-// secure_delete on, the file key's bytes are overwritten in the database
-// file, not just unlinked from the b-tree.
+// UploadParts returns the part hashes recorded for the in-flight upload of
+// path, by part number.
+func (db *DB) UploadParts(path string) (map[int32][sha256.Size]byte, error) {
+	rows, err := db.sql.Query("SELECT number, sha256 FROM upload_parts WHERE path = ?", []byte(path))
+	if err != nil {
+		return nil, fmt.Errorf("read part hashes of %q from catalog %s: %w", path, db.path, err)
+	}
+	defer rows.Close()
+	parts := make(map[int32][sha256.Size]byte)
+	for rows.Next() {
+		var number int32
+		var sum []byte
+		if err := rows.Scan(&number, &sum); err != nil {
+			return nil, fmt.Errorf("read part hashes of %q from catalog %s: %w", path, db.path, err)
+		}
+		parts[number] = [sha256.Size]byte(sum)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read part hashes of %q from catalog %s: %w", path, db.path, err)
+	}
+	return parts, nil
+}
+
+// PutUploadPart records the hash of part number of the in-flight upload of
+// path and commits before returning: it is called before the part's first
+// byte is sent, so that whatever reaches the server under the upload's
+// envelope is on record. A part already recorded keeps its hash; recording
+// another one is an error (the caller compares first).
+func (db *DB) PutUploadPart(path string, number int32, sum [sha256.Size]byte) error {
+	res, err := db.sql.Exec("INSERT INTO upload_parts (path, number, sha256) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+		[]byte(path), number, sum[:])
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = fmt.Errorf("part %d already has a hash", number)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("record hash of part %d of %q in catalog %s: %w", number, path, db.path, err)
+	}
+	return nil
+}
+
+// DeleteUpload forgets the upload recorded for path, if any, and its part
+// hashes. With secure_delete on, the file key's bytes are overwritten in the
+// database file, not just unlinked from the b-tree.
 func (db *DB) DeleteUpload(path string) error {
-	if _, err := db.deleteUploadStmt.Exec([]byte(path)); err != nil {
+	err := db.uploadTx(func(tx *sql.Tx) error {
+		if _, err := tx.Exec("DELETE FROM upload_parts WHERE path = ?", []byte(path)); err != nil {
+			return err
+		}
+		_, err := tx.Stmt(db.deleteUploadStmt).Exec([]byte(path))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("delete upload of %q from catalog %s: %w", path, db.path, err)
 	}
 	return nil
+}
+
+// uploadTx runs do in one transaction on the in-flight tables, which are
+// not part of what Generation counts.
+func (db *DB) uploadTx(do func(tx *sql.Tx) error) error {
+	tx, err := db.sql.Begin()
+	if err != nil {
+		return err
+	}
+	if err := do(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
