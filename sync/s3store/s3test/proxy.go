@@ -1,6 +1,7 @@
 package s3test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -74,6 +76,10 @@ type Fault struct {
 	// that arrives whole, and is not counted as faulted.
 	Truncate      bool
 	TruncateAfter int64
+	// Rewrite, if not nil, forwards the request and replaces the body of a
+	// successful (2xx) response with Rewrite(body): a server that answers
+	// other than its state, such as a ListParts that leaves a part out.
+	Rewrite func(body []byte) []byte
 }
 
 // FaultFunc chooses the Fault for each request. It is called concurrently.
@@ -113,6 +119,16 @@ type Proxy struct {
 	bytes    map[opKey]int64
 	requests map[Op]int
 	faults   map[string]int
+	capture  map[Op]bool
+	captured []*Transmission
+	byReq    map[*Request]*Transmission
+}
+
+// Transmission is the body of one request as far as it reached the proxy:
+// all of it, or the part that arrived before the client went away.
+type Transmission struct {
+	Request Request
+	Body    []byte
 }
 
 type opKey struct {
@@ -121,6 +137,8 @@ type opKey struct {
 }
 
 type requestKey struct{}
+
+type rewriteKey struct{}
 
 // quiet drops the log lines of clients that go away mid-request, which the
 // tests cause on purpose.
@@ -329,6 +347,43 @@ func (p *Proxy) InFlight() int {
 }
 
 // ResetCounts sets every byte and request count back to zero.
+// Capture makes the proxy keep the request body of every later request of
+// the given operations, as far as it arrives (see Captured).
+func (p *Proxy) Capture(ops ...Op) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.capture == nil {
+		p.capture = make(map[Op]bool)
+		p.byReq = make(map[*Request]*Transmission)
+	}
+	for _, op := range ops {
+		p.capture[op] = true
+	}
+}
+
+// Captured returns copies of the bodies captured so far, in the order the
+// requests arrived.
+func (p *Proxy) Captured() []Transmission {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Transmission, len(p.captured))
+	for i, t := range p.captured {
+		out[i] = Transmission{Request: t.Request, Body: bytes.Clone(t.Body)}
+	}
+	return out
+}
+
+// CapturedBytes returns how many body bytes of r, a captured request (as
+// passed to a BodyFunc), have arrived so far.
+func (p *Proxy) CapturedBytes(r *Request) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t := p.byReq[r]; t != nil {
+		return len(t.Body)
+	}
+	return 0
+}
+
 func (p *Proxy) ResetCounts() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -367,7 +422,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if fault != nil {
 		f = fault(req)
 	}
-	r.Body = &countingBody{body: r.Body, proxy: p, req: req}
+	body := &countingBody{body: r.Body, proxy: p, req: req}
+	p.mu.Lock()
+	if p.capture[req.Op] {
+		body.capture = &Transmission{Request: *req}
+		p.captured = append(p.captured, body.capture)
+		p.byReq[req] = body.capture
+	}
+	p.mu.Unlock()
+	r.Body = body
 	if f.Stall > 0 {
 		p.countFault("stall")
 		if !p.stall(r.Context(), f.Stall) {
@@ -388,6 +451,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		if f.Swallow != 0 {
 			p.countFault("swallow")
 			r = r.WithContext(context.WithValue(r.Context(), requestKey{}, f.Swallow))
+		} else if f.Rewrite != nil {
+			p.countFault("rewrite")
+			r = r.WithContext(context.WithValue(r.Context(), rewriteKey{}, f.Rewrite))
 		} else if f.Truncate {
 			w = &truncatingWriter{ResponseWriter: w, proxy: p, after: f.TruncateAfter}
 		}
@@ -411,6 +477,18 @@ func (p *Proxy) stall(ctx context.Context, d time.Duration) bool {
 // swallow replaces the server's response with an error when the request's
 // fault says so, after reading all of it.
 func (p *Proxy) swallow(resp *http.Response) error {
+	if rewrite, ok := resp.Request.Context().Value(rewriteKey{}).(func([]byte) []byte); ok && resp.StatusCode/100 == 2 {
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		body = rewrite(body)
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return nil
+	}
 	status, ok := resp.Request.Context().Value(requestKey{}).(int)
 	if !ok {
 		return nil
@@ -430,9 +508,10 @@ func (p *Proxy) swallow(resp *http.Response) error {
 
 // countingBody counts what is read of a request body and calls the hook.
 type countingBody struct {
-	body  io.ReadCloser
-	proxy *Proxy
-	req   *Request
+	body    io.ReadCloser
+	proxy   *Proxy
+	req     *Request
+	capture *Transmission // nil unless the proxy captures req.Op
 }
 
 func (c *countingBody) Read(b []byte) (int, error) {
@@ -442,6 +521,9 @@ func (c *countingBody) Read(b []byte) (int, error) {
 	}
 	p := c.proxy
 	p.mu.Lock()
+	if c.capture != nil {
+		c.capture.Body = append(c.capture.Body, b[:n]...)
+	}
 	p.total += int64(n)
 	p.bytes[opKey{c.req.Op, c.req.Key}] += int64(n)
 	total, hook := p.total, p.onBody

@@ -199,3 +199,49 @@ func TestProxyDownRefusesConnections(t *testing.T) {
 		t.Errorf("Put after SetDown(false) = %v; want success", err)
 	}
 }
+
+// TestProxyCapturesBodiesAndRewritesAnswers checks the two tools of the
+// resume tests: captured bodies of the chosen operations, cut-off ones as
+// far as they arrived, and an answer rewritten on its way to the client.
+func TestProxyCapturesBodiesAndRewritesAnswers(t *testing.T) {
+	proxy, st, _ := proxied(t)
+	ctx := context.Background()
+	proxy.Capture(s3test.OpUploadPart)
+	id, err := st.CreateMultipart(ctx, "k", s3store.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := bytes.Repeat([]byte("w"), 5<<20)
+	if _, err := st.UploadPart(ctx, "k", id, 1, whole); err != nil {
+		t.Fatal(err)
+	}
+	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
+		if r.Op == s3test.OpUploadPart {
+			return s3test.Fault{Reset: true, ResetAfter: 1 << 20}
+		}
+		return s3test.Fault{}
+	})
+	cut := bytes.Repeat([]byte("c"), 5<<20)
+	st.UploadPart(ctx, "k", id, 2, cut) // retried, reset each time
+	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
+		if r.Op != s3test.OpListParts {
+			return s3test.Fault{}
+		}
+		return s3test.Fault{Rewrite: func(body []byte) []byte {
+			return bytes.ReplaceAll(body, []byte("<PartNumber>1</PartNumber>"), []byte("<PartNumber>7</PartNumber>"))
+		}}
+	})
+	parts, err := st.ListParts(ctx, "k", id)
+	if err != nil || len(parts) != 1 || parts[0].Number != 7 {
+		t.Errorf("ListParts through the rewrite = %v, %v; want part 7 only", parts, err)
+	}
+	got := proxy.Captured()
+	if len(got) < 2 || !bytes.Equal(got[0].Body, whole) || got[0].Request.Part != 1 || got[0].Request.UploadID != id {
+		t.Fatalf("captured %d transmissions; want part 1 whole first", len(got))
+	}
+	for _, tr := range got[1:] {
+		if tr.Request.Part != 2 || len(tr.Body) < 1<<20 || len(tr.Body) >= len(cut) || !bytes.Equal(tr.Body, cut[:len(tr.Body)]) {
+			t.Errorf("cut-off transmission of part %d: %d bytes; want a prefix of part 2 of at least 1 MiB", tr.Request.Part, len(tr.Body))
+		}
+	}
+}
