@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -203,7 +204,7 @@ func (u *uploader) uploadMultipart(ctx context.Context, root string, f *os.File,
 }
 
 // errRestart says an in-flight upload cannot be continued safely.
-var errRestart = errors.New("the parts on the server do not match the file")
+var errRestart = errors.New("the upload cannot go on safely under its key")
 
 // resumable checks the in-flight upload up against the file. It returns the
 // parts the server has, or gone when the server no longer knows the upload
@@ -214,6 +215,9 @@ func (u *uploader) resumable(ctx context.Context, base Entry, key string, up *ca
 	began := Entry{Size: up.Size, ModTime: up.ModTime, ChangeTime: up.ChangeTime, Inode: up.Inode}
 	if up.ObjectKey != key || !began.sameStat(base) {
 		return nil, false, errRestart
+	}
+	if !up.PartsRecorded {
+		return nil, false, fmt.Errorf("%w: begun by an older s3seal, which kept no record of the parts it sent", errRestart)
 	}
 	parts, err := u.store.ListParts(ctx, key, up.UploadID)
 	if !errors.Is(err, s3store.ErrNoSuchUpload) {
@@ -246,7 +250,7 @@ func (u *uploader) begin(ctx context.Context, base Entry, key string) (*catalog.
 		PartSize: partSizeFor(env.CiphertextSize(base.Size), u.partSize),
 		FileKey:  env.FileKey, Nonce: env.Nonce, Header: env.Header,
 		Size: base.Size, ModTime: base.ModTime, ChangeTime: base.ChangeTime, Inode: base.Inode,
-		StartedAt: time.Now().Unix(),
+		StartedAt: time.Now().Unix(), PartsRecorded: true,
 	}
 	if err := u.db.PutUpload(*up); err != nil {
 		_ = u.store.AbortMultipart(context.WithoutCancel(ctx), key, id)
@@ -279,6 +283,16 @@ func md5Hex(sum [16]byte) string { return hex.EncodeToString(sum[:]) }
 // each in a pooled buffer) and completes the upload. With gone, nothing is
 // sent: the parts are only regenerated to learn the object's ETag, and a
 // HEAD tells whether a lost CompleteMultipartUpload had in fact succeeded.
+//
+// One envelope must never carry two plaintexts, not even in a part the
+// server saw only the start of. So a part's SHA-256 is recorded in the
+// catalog before its first byte is sent, and every part regenerated under
+// the envelope later (to resend it, or to check one the server lists) must
+// hash the same; a part that does not, or that the server lists but the
+// catalog never recorded, ends the upload with errRestart before anything
+// more is sent, and it starts over under a new envelope. The ciphertext is
+// hashed: under one key and nonce, equal ciphertext at a position means
+// equal plaintext there, and it is exactly what went on the wire.
 func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base Entry, up *catalog.Upload, have []s3store.Part, gone bool) (uploaded, error) {
 	env := &cipher.Envelope{FileKey: up.FileKey, Nonce: up.Nonce, Header: up.Header}
 	plain := newHashingReaderAt(f)
@@ -287,6 +301,10 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 	onServer := make(map[int32]s3store.Part, len(have))
 	for _, p := range have {
 		onServer[p.Number] = p
+	}
+	recorded, err := u.db.UploadParts(up.Path)
+	if err != nil {
+		return uploaded{}, err
 	}
 	parts := make([]s3store.Part, n)
 	sums := make([][16]byte, n)
@@ -305,15 +323,27 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 			break
 		}
 		number := int32(i + 1)
-		if p, ok := onServer[number]; ok || gone {
+		p, listed := onServer[number]
+		if mismatch = checkPart(recorded, number, body, listed || gone); mismatch != nil {
+			u.buffers.put(buf)
+			break
+		}
+		if listed || gone {
 			sums[i] = md5.Sum(body)
 			u.buffers.put(buf)
-			if !gone && (p.ETag != md5Hex(sums[i]) || p.Size != int64(len(body))) {
+			if listed && (p.ETag != md5Hex(sums[i]) || p.Size != int64(len(body))) {
 				mismatch = fmt.Errorf("%w: part %d", errRestart, number)
 				break
 			}
 			parts[i] = s3store.Part{Number: number, ETag: md5Hex(sums[i]), Size: int64(len(body))}
 			continue
+		}
+		if _, ok := recorded[number]; !ok {
+			if err := u.db.PutUploadPart(up.Path, number, sha256.Sum256(body)); err != nil {
+				u.buffers.put(buf)
+				g.Go(func() error { return err })
+				break
+			}
 		}
 		g.Go(func() error {
 			defer u.buffers.put(buf)
@@ -351,6 +381,21 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 		}
 	}
 	return uploaded{etag: etag, plain: sum, cipherSize: ct.Size(), sent: sent, multipart: true}, nil
+}
+
+// checkPart returns errRestart when the regenerated part number (body) may
+// not go on, or stand on the server, under the upload's envelope: its hash
+// differs from the one recorded before it was first sent, or the server has
+// it (onServer) though the catalog never recorded it as sent.
+func checkPart(recorded map[int32][sha256.Size]byte, number int32, body []byte, onServer bool) error {
+	want, wasSent := recorded[number]
+	switch {
+	case wasSent && want != sha256.Sum256(body):
+		return fmt.Errorf("%w: part %d changed since it was sent", errRestart, number)
+	case onServer && !wasSent:
+		return fmt.Errorf("%w: the server has part %d, which this upload never sent", errRestart, number)
+	}
+	return nil
 }
 
 // partMD5 returns the MD5 of a part's body. The store has checked that an
