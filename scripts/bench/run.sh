@@ -9,7 +9,7 @@
 #   S3SEAL_BENCH_SEED   workload seed (default 1)
 #   S3SEAL_BENCH_SCALE  files of the scaling runs, one or more counts (default
 #                       200000; 0 skips it; make bench-scale: 200000 2000000)
-#   S3SEAL_BENCH_PEERS  tools besides s3seal (default "aws rclone restic")
+#   S3SEAL_BENCH_PEERS  tools besides s3seal (default "aws rclone restic"; empty: none)
 #   S3SEAL_BENCH_REPS   samples of W1, W2-initial and W2-nochange per tool
 #                       (default 3; the report gives the median and range)
 #   S3SEAL_BENCH_KEEPALIVE  1 (default): the gateway keeps connections alive,
@@ -30,7 +30,7 @@ port="${S3SEAL_BENCH_PORT:-7393}"
 seed="${S3SEAL_BENCH_SEED:-1}"
 scale="${S3SEAL_BENCH_SCALE:-200000}"
 reps="${S3SEAL_BENCH_REPS:-3}"
-read -r -a peers <<<"${S3SEAL_BENCH_PEERS:-aws rclone restic}"
+read -r -a peers <<<"${S3SEAL_BENCH_PEERS-aws rclone restic}"
 endpoint="http://127.0.0.1:$port"
 results="$work/results.tsv"
 
