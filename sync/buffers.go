@@ -23,14 +23,18 @@ func newBufferPool(n int, size int64) *bufferPool {
 	return p
 }
 
-// get waits for a free buffer.
-func (p *bufferPool) get(ctx context.Context) ([]byte, error) {
+// get waits for a free buffer and returns it with at least size bytes.
+// A part larger than the pool's (an upload begun with a larger
+// --part-size, or one whose part size was raised to stay within 10,000
+// parts) gets its buffer enlarged: the number of buffers still bounds
+// memory, at jobs x the largest part in flight.
+func (p *bufferPool) get(ctx context.Context, size int64) ([]byte, error) {
 	select {
 	case b := <-p.free:
-		if b == nil {
-			b = make([]byte, p.size)
+		if int64(cap(b)) < max(size, p.size) {
+			b = make([]byte, max(size, p.size))
 		}
-		return b, nil
+		return b[:cap(b)], nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -56,13 +60,13 @@ func (p *bufferPool) getFor(ctx context.Context, size int64) ([]byte, error) {
 	if size <= smallObjectMax && size < p.size {
 		return make([]byte, size), nil
 	}
-	return p.get(ctx)
+	return p.get(ctx, size)
 }
 
 // put gives back a buffer from get or getFor; a buffer of getFor's own is
 // left to the garbage collector.
 func (p *bufferPool) put(b []byte) {
-	if int64(cap(b)) != p.size {
+	if int64(cap(b)) < p.size {
 		return
 	}
 	p.free <- b

@@ -311,7 +311,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 	g, gctx := errgroup.WithContext(ctx)
 	var mismatch error
 	for i := range n {
-		buf, err := u.buffers.get(gctx)
+		buf, err := u.buffers.get(gctx, up.PartSize)
 		if err != nil {
 			break
 		}

@@ -263,3 +263,16 @@ func TestResumeRestartsUploadOfOlderVersion(t *testing.T) {
 	assertOneEnvelopeOnePlaintext(t, proxy)
 	e.assertAgeDecrypts(e.row("big.bin").ObjectKey, "big.bin")
 }
+
+// TestResumeWithSmallerPartSize resumes an upload begun with 8 MiB parts in
+// a run whose --part-size is 5M: its parts keep their size (the buffers
+// grow to fit), and the run neither crashes nor starts over.
+func TestResumeWithSmallerPartSize(t *testing.T) {
+	e, proxy, _ := reuseFixture(t)
+	sum, stdout := e.syncVia(proxy.URL, 0, "--part-size", "5M")
+	if sum.Uploaded != 1 || len(infoEvents(t, stdout, "big.bin", "resumed")) != 1 {
+		t.Errorf("summary %+v, events:\n%s\nwant the file uploaded by resuming", sum, stdout)
+	}
+	assertOneEnvelopeOnePlaintext(t, proxy)
+	e.assertAgeDecrypts(e.row("big.bin").ObjectKey, "big.bin")
+}
