@@ -208,9 +208,14 @@ func (db *DB) prepare(ctx context.Context) error {
 // cache is 8 MiB: lookups walk the index in path order, so pages that fall
 // out are read back from the operating system's cache, and a catalog of
 // 200,000 files (45 MB) does not become 45 MB of this process's memory.
+// synchronous=FULL makes every commit durable when it returns, power loss
+// included: the hash of a part must be on disk before the part's first byte
+// is sent (see PutUploadPart), or a crash could make a resumed upload send
+// other plaintext under the same key. Rows are committed in batches, so
+// that is an fsync per batch and per part, not per file.
 func dsn(path string) string {
 	return fileURI(path, fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMillis)+
-		"&_pragma=locking_mode(EXCLUSIVE)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"+
+		"&_pragma=locking_mode(EXCLUSIVE)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"+
 		"&_pragma=trusted_schema(0)&_pragma=cell_size_check(1)&_pragma=secure_delete(1)"+
 		"&_pragma=cache_size(-8192)")
 }

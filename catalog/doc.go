@@ -17,9 +17,9 @@
 // be stored, not even by ReplaceFrom copying rows from a foreign file.
 //
 // All access goes through one SQLite connection in WAL mode with
-// synchronous=NORMAL and locking_mode=EXCLUSIVE (the flock already keeps
-// other processes out): a committed row survives a crash of the process, and
-// the hot paths (Lookup for every scanned file, Put through a Batch that
+// synchronous=FULL and locking_mode=EXCLUSIVE (the flock already keeps
+// other processes out): a committed row survives a crash of the process or
+// of the machine, and the hot paths (Lookup for every scanned file, Put through a Batch that
 // commits every n rows) are statements prepared once in Open. Paths are
 // stored as BLOBs, so any byte string a file system allows round-trips
 // exactly and sorts bytewise. secure_delete is on, so a finished upload's

@@ -131,8 +131,8 @@ func (db *DB) UploadParts(path string) (map[int32][sha256.Size]byte, error) {
 }
 
 // PutUploadPart records the hash of part number of the in-flight upload of
-// path and commits before returning: it is called before the part's first
-// byte is sent, so that whatever reaches the server under the upload's
+// path and commits, durably (synchronous=FULL), before returning: it is
+// called before the part's first byte is sent, so that whatever reaches the server under the upload's
 // envelope is on record. A part already recorded keeps its hash; recording
 // another one is an error (the caller compares first).
 func (db *DB) PutUploadPart(path string, number int32, sum [sha256.Size]byte) error {
