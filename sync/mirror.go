@@ -196,11 +196,19 @@ func ImportCatalog(db *catalog.DB, r io.Reader, identities []age.Identity, trust
 	if err != nil {
 		return Accepted{}, err
 	}
-	if p.settings, err = db.SnapshotSettings(snap); err != nil {
-		return Accepted{}, err
-	}
 	own, err := KnownTarget(db)
 	if err != nil {
+		return Accepted{}, err
+	}
+	known := append([]Known{own}, trust.Known...)
+	// A catalog whose signer can be judged without reading it is judged
+	// before SQLite parses a byte of a file that may be an attacker's.
+	if p.sig != nil && pinned(trust, known) {
+		if _, err := judgeSignature(trust, known, p.sig, p.sum); err != nil {
+			return Accepted{}, err
+		}
+	}
+	if p.settings, err = db.SnapshotSettings(snap); err != nil {
 		return Accepted{}, err
 	}
 	if bound, ok, err := db.Setting(settingTarget); err != nil {
@@ -208,7 +216,7 @@ func ImportCatalog(db *catalog.DB, r io.Reader, identities []age.Identity, trust
 	} else if ok && string(bound) != trust.Target {
 		return Accepted{}, fmt.Errorf("%w: %s belongs to %s, not %s", ErrOtherTarget, db.Path(), bound, trust.Target)
 	}
-	acc, err := judge(trust, append([]Known{own}, trust.Known...), p)
+	acc, err := judge(trust, known, p)
 	if err != nil {
 		return Accepted{}, err
 	}

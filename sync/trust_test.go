@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -240,5 +241,33 @@ func TestImportCarriedKeyMismatch(t *testing.T) {
 	w.Close()
 	if _, err := fx.importInto(openTrustDB(t), buf.Bytes(), Trust{}); !errors.Is(err, cipher.ErrBadSignature) {
 		t.Fatalf("import of a catalog carrying another key than its signer's = %v; want ErrBadSignature", err)
+	}
+}
+
+// TestImportJudgesPinnedSignerBeforeParsing: when the signer's key is
+// pinned (here by a fingerprint), a catalog signed by another key is
+// refused for its signer before SQLite reads a byte of it. The "catalog"
+// is not a database at all: had it been parsed, the error would be
+// ErrCorrupt.
+func TestImportJudgesPinnedSignerBeforeParsing(t *testing.T) {
+	fx := newTrustFixture(t, NamingDefault)
+	plain := []byte("not a SQLite file, which a hostile parser input could be")
+	seed, _ := cipher.NewSigningSeed()
+	other, _ := cipher.SigningKeyFromSeed(seed)
+	signed := cipher.Signed{Target: trustTarget, Generation: 9, PlainSHA256: sha256.Sum256(plain)}
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, cipher.SigningRecipient(fx.id.Recipient(), other, signed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(plain)
+	w.Close()
+	_, err = fx.importInto(openTrustDB(t), buf.Bytes(), Trust{Fingerprint: fx.fingerprint()})
+	if !errors.Is(err, ErrOtherSigner) || errors.Is(err, catalog.ErrCorrupt) {
+		t.Fatalf("import of a foreign-signed non-catalog under --fingerprint = %v; want ErrOtherSigner, unparsed", err)
+	}
+	// Unpinned, it has to be read, and is refused as what it is.
+	if _, err := fx.importInto(openTrustDB(t), buf.Bytes(), Trust{}); !errors.Is(err, catalog.ErrCorrupt) {
+		t.Errorf("import of a non-catalog on first use = %v; want ErrCorrupt", err)
 	}
 }
