@@ -264,9 +264,11 @@ func download(ctx context.Context, store Store, f catalog.File, ids []age.Identi
 
 // checkObject returns an error wrapping ErrObjectChanged unless obj, as the
 // GetObject response describes it, has the ETag and size f records. A
-// response without an ETag is judged by its size (and the content checks).
+// response without an ETag is refused too: the ETag is what tells the
+// object's version from another, and a row without SHA-256 has only MD5
+// to tell content apart.
 func checkObject(f catalog.File, obj s3store.Object) error {
-	if obj.Size != f.CipherSize || obj.ETag != "" && obj.ETag != f.ETag {
+	if obj.Size != f.CipherSize || obj.ETag != f.ETag {
 		return fmt.Errorf("%w: object %s has ETag %s and %d bytes, the catalog recorded ETag %s and %d bytes",
 			ErrObjectChanged, f.ObjectKey, obj.ETag, obj.Size, f.ETag, f.CipherSize)
 	}

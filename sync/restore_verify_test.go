@@ -273,3 +273,18 @@ func TestAuditDeepVerifiesGetETagAndSHA256(t *testing.T) {
 		t.Errorf("verified events %q, MD5Only %d; want only good, by MD5 only, counted", verified, rep.MD5Only)
 	}
 }
+
+// TestCheckObjectRefusesMissingETag: a GetObject answer without an ETag
+// cannot show it is the version the catalog recorded, and for a row without
+// SHA-256 the content check alone (MD5) would pass a collision twin.
+func TestCheckObjectRefusesMissingETag(t *testing.T) {
+	f := catalog.File{ObjectKey: "k", ETag: "0123456789abcdef0123456789abcdef", CipherSize: 100}
+	for _, obj := range []s3store.Object{{ETag: "", Size: 100}, {ETag: "fedcba9876543210fedcba9876543210", Size: 100}, {ETag: f.ETag, Size: 99}} {
+		if err := checkObject(f, obj); !errors.Is(err, ErrObjectChanged) {
+			t.Errorf("checkObject(ETag %q, size %d) = %v; want ErrObjectChanged", obj.ETag, obj.Size, err)
+		}
+	}
+	if err := checkObject(f, s3store.Object{ETag: f.ETag, Size: 100}); err != nil {
+		t.Errorf("checkObject of the recorded object = %v", err)
+	}
+}
