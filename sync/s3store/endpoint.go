@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 )
 
 // ErrInsecureEndpoint is wrapped by New's error when the endpoint is a plain
@@ -36,7 +35,9 @@ func CheckEndpoint(endpoint string, allowHTTP bool) error {
 // isLoopback reports whether host (without port or brackets) names this
 // machine without a resolver's help: a loopback IP literal, or localhost.
 func isLoopback(host string) bool {
-	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+	if host == "localhost" {
+		// Exactly: Go's proxy bypass (NO_PROXY) knows only this spelling, so
+		// "localhost." or "LOCALHOST" could go to an HTTP_PROXY in clear.
 		return true
 	}
 	ip := net.ParseIP(host)

@@ -21,7 +21,8 @@ func TestCheckEndpoint(t *testing.T) {
 		{endpoint: "http://127.8.9.10"},
 		{endpoint: "http://[::1]:7070"},
 		{endpoint: "http://localhost:7070"},
-		{endpoint: "http://LOCALHOST."},
+		{endpoint: "http://LOCALHOST.", insecure: true}, // Go's NO_PROXY bypass knows only "localhost"
+		{endpoint: "http://localhost.:7070", insecure: true},
 		{endpoint: "http://192.0.2.1:9000", insecure: true},
 		{endpoint: "http://192.0.2.1:9000", allowHTTP: true},
 		{endpoint: "http://localhost.example.com", insecure: true},
