@@ -80,24 +80,33 @@ func KnownTarget(db *catalog.DB) (Known, error) {
 }
 
 // KnownCatalogs returns what the catalogs in the default folder that belong
-// to target know of it. It opens each of them, so it fails with an error
-// wrapping catalog.ErrLocked while a sync holds one.
-func KnownCatalogs(target string) ([]Known, error) {
+// to target know of it, leaving out the catalog at except (the caller's
+// own, "" for none). A catalog another s3seal run holds cannot be read; its
+// path is returned in busy, so the caller can tell that something this
+// machine knows went unconsulted.
+func KnownCatalogs(target, except string) (known []Known, busy []string, err error) {
 	paths, err := catalog.DefaultPathsFor(target)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var known []Known
+	own, _ := os.Stat(except)
 	for _, path := range paths {
+		if fi, err := os.Stat(path); err == nil && own != nil && os.SameFile(fi, own) {
+			continue
+		}
 		k, ok, err := knownCatalog(path, target)
+		if errors.Is(err, catalog.ErrLocked) {
+			busy = append(busy, path)
+			continue
+		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if ok {
 			known = append(known, k)
 		}
 	}
-	return known, nil
+	return known, busy, nil
 }
 
 func knownCatalog(path, target string) (Known, bool, error) {

@@ -271,3 +271,37 @@ func TestImportJudgesPinnedSignerBeforeParsing(t *testing.T) {
 		t.Errorf("import of a non-catalog on first use = %v; want ErrCorrupt", err)
 	}
 }
+
+// TestKnownCatalogsReportsBusy: a catalog of the target that another run
+// holds cannot be read; it is named in busy rather than failing the
+// caller, and the caller's own catalog is left out.
+func TestKnownCatalogsReportsBusy(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	open := func(source string) (*catalog.DB, string) {
+		path, err := catalog.DefaultPath(source, trustTarget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		db, err := catalog.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := PrepareTarget(db, trustTarget, NamingDefault, false); err != nil {
+			t.Fatal(err)
+		}
+		return db, path
+	}
+	held, heldPath := open("/src/held")
+	defer held.Close()
+	mine, minePath := open("/src/mine")
+	defer mine.Close()
+	free, _ := open("/src/free")
+	free.Close()
+	known, busy, err := KnownCatalogs(trustTarget, minePath)
+	if err != nil || len(known) != 1 || len(busy) != 1 || busy[0] != heldPath {
+		t.Fatalf("KnownCatalogs = %d known, busy %v, %v; want the free one known and %s busy", len(known), busy, err, heldPath)
+	}
+}

@@ -90,6 +90,9 @@ target's naming is refused. On a machine that never saw the target, without
 				return err
 			}
 			defer db.Close()
+			if err := addKnown(&trust, db.Path()); err != nil {
+				return err
+			}
 			out := outputOptions{quiet: o.quiet, progressInterval: 5 * time.Second}.printer(false)
 			acc, err := sync.PullCatalog(ctx, db, progressStore{st, out.progress.event}, t.Prefix, ids, trust)
 			out.finish()
@@ -228,6 +231,9 @@ generation, naming).`,
 				return err
 			}
 			defer db.Close()
+			if err := addKnown(&trust, db.Path()); err != nil {
+				return err
+			}
 			acc, err := sync.ImportCatalog(db, f, ids, trust)
 			if err != nil {
 				return fmt.Errorf("import catalog %s: %w", args[2], err)

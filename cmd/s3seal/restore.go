@@ -146,11 +146,9 @@ func restoreCatalog(ctx context.Context, o *restoreOptions, st sync.Store, t tar
 		}
 		return db, func() { db.Close() }, nil
 	}
-	known, err := sync.KnownCatalogs(t.String())
-	if err != nil {
+	if err := addKnown(&trust, ""); err != nil {
 		return nil, nil, err
 	}
-	trust.Known = known
 	tmp, err := newPrivateTemp("restore")
 	if err != nil {
 		return nil, nil, err

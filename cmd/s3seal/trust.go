@@ -7,6 +7,7 @@ import (
 	"filippo.io/age"
 	"github.com/spf13/pflag"
 
+	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
 	"github.com/s3seal/s3seal/sync"
 )
@@ -42,6 +43,25 @@ func (o *trustOptions) trust(t target, keys *keyOptions, ids []age.Identity) (sy
 		}
 	}
 	return tr, nil
+}
+
+// addKnown adds to tr what this machine's other catalogs of the target
+// know (see sync.KnownCatalogs), leaving out the catalog at own. A catalog
+// that another run holds may know the target's signing key; without it, a
+// catalog that nothing else vouches for (no --fingerprint, no passphrase)
+// is not judged.
+func addKnown(tr *sync.Trust, own string) error {
+	known, busy, err := sync.KnownCatalogs(tr.Target, own)
+	if err != nil {
+		return err
+	}
+	tr.Known = append(tr.Known, known...)
+	if len(busy) > 0 && tr.Fingerprint == "" && tr.Passphrase == nil {
+		return withHint(fmt.Errorf("%w: %s knows %s and cannot be read now, so the catalog cannot be judged against it",
+			catalog.ErrLocked, busy[0], tr.Target),
+			"wait for the other s3seal run to finish, or pass --fingerprint with the key 's3seal target info SRC TARGET' shows on the machine that backs up")
+	}
+	return nil
 }
 
 // reportAccepted tells the user how the catalog they pulled was proven, and
