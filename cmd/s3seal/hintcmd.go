@@ -10,6 +10,11 @@ import (
 // the run that prints it has none (sync encrypts to public recipients only).
 const identityPlaceholder = "IDENTITY_FILE"
 
+// fingerprintPlaceholder stands for the target's signing key fingerprint in
+// a printed pull command in recipient mode: only the machine that backs up
+// knows it, and a pull that names it proves the catalog is that machine's.
+const fingerprintPlaceholder = "FINGERPRINT"
+
 // commandLine formats a command for a hint so that it runs as printed in a
 // POSIX shell: each argument that holds anything but safe characters is
 // single-quoted.
@@ -86,9 +91,15 @@ func pullHints(why string, source string, t target, s3 *s3Options, keys *keyOpti
 	if catalogPath != "" {
 		args = append(args, "--catalog", catalogPath)
 	}
+	if !keys.passphraseMode() {
+		args = append(args, "--fingerprint", fingerprintPlaceholder)
+	}
 	hints := []string{"run 's3seal catalog pull' first, " + why + ":", "  " + commandLine(args...)}
 	if !keys.passphraseMode() && len(keys.identityFiles) == 0 {
 		hints = append(hints, "with "+identityPlaceholder+" the file holding the identity (secret key) of one of the target's recipients")
+	}
+	if !keys.passphraseMode() {
+		hints = append(hints, "and "+fingerprintPlaceholder+" the signing key 's3seal target info SRC "+t.String()+"' prints on the machine that has backed up so far (without --fingerprint the catalog is taken on trust)")
 	}
 	return hints
 }

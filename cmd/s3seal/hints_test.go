@@ -59,8 +59,9 @@ func TestPullHintRunsAsPrinted(t *testing.T) {
 				keys = []string{"-S", "--scrypt-work-factor", "10"}
 			}
 			syncArgs := append([]string{"sync", e.src, e.target, "--endpoint", e.srv.Endpoint, "--json"}, keys...)
-			if res := e.run(append(syncArgs, "--catalog", e.catalog)...); res.code != 0 {
-				t.Fatalf("first sync: exit %d\n%s", res.code, res.stderr)
+			first := e.run(append(syncArgs, "--catalog", e.catalog)...)
+			if first.code != 0 {
+				t.Fatalf("first sync: exit %d\n%s", first.code, first.stderr)
 			}
 
 			m := e.withHome()
@@ -77,6 +78,11 @@ func TestPullHintRunsAsPrinted(t *testing.T) {
 					t.Errorf("the hint does not say what %s stands for:\n%s", identityPlaceholder, res.stderr)
 				}
 				line = strings.Replace(line, identityPlaceholder, shellQuote(e.keyFile), 1)
+				fp := regexp.MustCompile(`new catalog signing key for \S+: (SHA256:\S+)`).FindStringSubmatch(first.stderr)
+				if fp == nil || !strings.Contains(line, "--fingerprint "+fingerprintPlaceholder) {
+					t.Fatalf("want the first sync to print its signing key and the hint to ask for it; got %q\n%s", line, first.stderr)
+				}
+				line = strings.Replace(line, fingerprintPlaceholder, fp[1], 1)
 			}
 			if pull := m.runShell(line); pull.code != 0 || !strings.Contains(pull.stderr, "(3 files)") {
 				t.Fatalf("the printed command %q: exit %d; want 0 and 3 files pulled\n%s", line, pull.code, pull.stderr)
