@@ -324,7 +324,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 		}
 		number := int32(i + 1)
 		p, listed := onServer[number]
-		if mismatch = checkPart(recorded, number, body, listed || gone); mismatch != nil {
+		if mismatch = checkPart(recorded, number, body, listed, gone); mismatch != nil {
 			u.buffers.put(buf)
 			break
 		}
@@ -385,15 +385,19 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 
 // checkPart returns errRestart when the regenerated part number (body) may
 // not go on, or stand on the server, under the upload's envelope: its hash
-// differs from the one recorded before it was first sent, or the server has
-// it (onServer) though the catalog never recorded it as sent.
-func checkPart(recorded map[int32][sha256.Size]byte, number int32, body []byte, onServer bool) error {
+// differs from the one recorded before it was first sent, or the server
+// lists it (listed) though the catalog never recorded it as sent. With gone
+// (the server no longer knows the upload, and an object stands at its key)
+// every part must have been sent for that object to be the upload's.
+func checkPart(recorded map[int32][sha256.Size]byte, number int32, body []byte, listed, gone bool) error {
 	want, wasSent := recorded[number]
 	switch {
 	case wasSent && want != sha256.Sum256(body):
 		return fmt.Errorf("%w: part %d changed since it was sent", errRestart, number)
-	case onServer && !wasSent:
-		return fmt.Errorf("%w: the server has part %d, which this upload never sent", errRestart, number)
+	case listed && !wasSent:
+		return fmt.Errorf("%w: the server lists part %d, which this upload never sent", errRestart, number)
+	case gone && !wasSent:
+		return fmt.Errorf("%w: the upload is gone, and part %d was never sent, so the object at its key is another", errRestart, number)
 	}
 	return nil
 }
