@@ -231,7 +231,7 @@ if [[ "$only" != scale ]] && ((wan)); then
 	"$work/bin/wanproxy" -listen "127.0.0.1:$wan_port" -target "127.0.0.1:$port" \
 		-delay "$wan_delay" -up "$wan_rate" -down "$wan_rate" 2>"$work/logs/wanproxy.log" &
 	wan_pid=$!
-	trap 'kill "$wan_pid" 2>/dev/null; gw stop >/dev/null' EXIT
+	trap 'kill "$wan_pid" 2>/dev/null || true; gw stop >/dev/null' EXIT
 	for _ in $(seq 50); do # until it listens
 		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$wan_port/" && break
 		sleep 0.1
