@@ -27,8 +27,9 @@ import (
 // they have in common.
 
 // reuseFixture syncs a 40 MiB file (6 parts) through a throttled proxy
-// with two parts in flight, and kills the run once a part has arrived
-// whole and two others have each sent a MiB and not finished. It returns the env, the proxy (still
+// with two parts in flight, and, once a part has arrived whole and two
+// others have each sent a MiB and not finished, cuts every connection and
+// kills the run. It returns the env, the proxy (still
 // capturing UploadPart bodies) and the part numbers cut off mid-transfer.
 func reuseFixture(t *testing.T) (*env, *s3test.Proxy, []int) {
 	requireAge(t)
@@ -58,12 +59,21 @@ func reuseFixture(t *testing.T) (*env, *s3test.Proxy, []int) {
 			}
 		}
 		if started >= 2 && finished >= 1 {
-			once.Do(func() { c.cmd.Process.Signal(syscall.SIGKILL) })
+			// Reset the connections first: what the dead client's socket
+			// buffers still hold must not reach the server and complete a
+			// part that was cut off at this moment.
+			once.Do(func() {
+				proxy.SetDown(true)
+				c.cmd.Process.Signal(syscall.SIGKILL)
+			})
 		}
 	})
 	mustBeKilled(t, c, syscall.SIGKILL)
 	waitIdle(t, proxy)
 	proxy.OnBody(nil)
+	if err := proxy.SetDown(false); err != nil {
+		t.Fatal(err)
+	}
 	proxy.SetRate(0)
 	up := e.oneInflight("big.bin")
 	var cut []int
