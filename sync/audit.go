@@ -15,7 +15,6 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // The categories of an audit Finding. Their string values are part of the
@@ -83,14 +82,14 @@ func (r AuditReport) Consistent() bool { return len(r.Findings) == 0 }
 // auditState is what the audit steps share.
 type auditState struct {
 	db      *catalog.DB
-	store   Store
+	store   Bucket
 	opts    AuditOptions
 	naming  cipher.Naming
 	report  *reporter
 	rows    map[string]catalog.File
 	entries []Entry
 	remote  *listing
-	uploads []s3store.Upload
+	uploads []MultipartUpload
 
 	mu  gosync.Mutex // guards out
 	out AuditReport
@@ -105,7 +104,7 @@ type auditState struct {
 // read are reported as fail events and counted in Failed; the error is for
 // failures of the run itself. A deep audit in which not one object decrypts
 // with opts.Identities stops with an error wrapping cipher.ErrWrongIdentity.
-func Audit(ctx context.Context, db *catalog.DB, store Store, opts AuditOptions) (AuditReport, error) {
+func Audit(ctx context.Context, db *catalog.DB, store Bucket, opts AuditOptions) (AuditReport, error) {
 	if opts.Jobs <= 0 {
 		opts.Jobs = 4
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // deepTally counts how the deep checks went, to tell a wrong identity from
@@ -75,7 +74,7 @@ func (a *auditState) checkObject(ctx context.Context, row catalog.File, tally *d
 // judge records what a decrypted object says about its row. An object
 // whose listing already differed from the row was reported as
 // object-changed by compareRemote and is not reported twice.
-func (a *auditState) judge(row catalog.File, obj s3store.Object, size int64, sums plainSums) {
+func (a *auditState) judge(row catalog.File, obj Object, size int64, sums plainSums) {
 	changed := checkObject(row, obj) != nil
 	if listed, _ := a.remote.Get(row.ObjectKey); changed && listed.ETag == row.ETag && listed.Size == row.CipherSize {
 		a.add(Finding{Category: ObjectChanged, Path: row.Path, Key: row.ObjectKey,
@@ -106,8 +105,8 @@ func (e *objectOpenError) Error() string { return e.err.Error() }
 
 // readObject downloads and decrypts row's object and returns the object as
 // the GetObject response describes it, and the plaintext's size and hashes.
-func (a *auditState) readObject(ctx context.Context, row catalog.File, tally *deepTally) (s3store.Object, int64, plainSums, error) {
-	body, obj, err := a.store.GetObject(ctx, row.ObjectKey)
+func (a *auditState) readObject(ctx context.Context, row catalog.File, tally *deepTally) (Object, int64, plainSums, error) {
+	body, obj, err := a.store.Get(ctx, row.ObjectKey)
 	if err != nil {
 		return obj, 0, plainSums{}, &objectOpenError{err}
 	}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // memStore is an in-memory bucket for audit unit tests. Audit only reads,
@@ -27,7 +26,7 @@ import (
 type memStore struct {
 	t       *testing.T
 	objects map[string][]byte
-	uploads []s3store.Upload
+	uploads []MultipartUpload
 	gets    atomic.Int64
 }
 
@@ -40,7 +39,7 @@ func etagOf(body []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (m *memStore) List(ctx context.Context, prefix string, fn func(s3store.Object) error) error {
+func (m *memStore) List(ctx context.Context, prefix string, fn func(Object) error) error {
 	keys := make([]string, 0, len(m.objects))
 	for k := range m.objects {
 		if strings.HasPrefix(k, prefix) {
@@ -49,43 +48,35 @@ func (m *memStore) List(ctx context.Context, prefix string, fn func(s3store.Obje
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if err := fn(s3store.Object{Key: k, ETag: etagOf(m.objects[k]), Size: int64(len(m.objects[k]))}); err != nil {
+		if err := fn(Object{Key: k, ETag: etagOf(m.objects[k]), Size: int64(len(m.objects[k]))}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (m *memStore) Head(ctx context.Context, key string) (s3store.Object, error) {
+func (m *memStore) Head(ctx context.Context, key string) (Object, error) {
 	body, ok := m.objects[key]
 	if !ok {
-		return s3store.Object{}, s3store.ErrNotFound
+		return Object{}, ErrNotFound
 	}
-	return s3store.Object{Key: key, ETag: etagOf(body), Size: int64(len(body))}, nil
+	return Object{Key: key, ETag: etagOf(body), Size: int64(len(body))}, nil
 }
 
-func (m *memStore) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+func (m *memStore) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
 	m.gets.Add(1)
 	body, ok := m.objects[key]
 	if !ok {
-		return nil, 0, s3store.ErrNotFound
+		return nil, Object{}, ErrNotFound
 	}
-	return io.NopCloser(bytes.NewReader(body)), int64(len(body)), nil
+	return io.NopCloser(bytes.NewReader(body)), Object{Key: key, ETag: etagOf(body), Size: int64(len(body))}, nil
 }
 
-func (m *memStore) GetObject(ctx context.Context, key string) (io.ReadCloser, s3store.Object, error) {
-	body, size, err := m.Get(ctx, key)
-	if err != nil {
-		return nil, s3store.Object{}, err
-	}
-	return body, s3store.Object{Key: key, ETag: etagOf(m.objects[key]), Size: size}, nil
-}
-
-func (m *memStore) Uploads(ctx context.Context, prefix string) ([]s3store.Upload, error) {
+func (m *memStore) Uploads(ctx context.Context, prefix string) ([]MultipartUpload, error) {
 	return m.uploads, nil
 }
 
-func (m *memStore) ListParts(ctx context.Context, key, uploadID string) ([]s3store.Part, error) {
+func (m *memStore) ListParts(ctx context.Context, key, uploadID string) ([]Part, error) {
 	return nil, nil
 }
 
@@ -94,30 +85,40 @@ func (m *memStore) write(op string) error {
 	return errors.New("read-only store")
 }
 
-func (m *memStore) Put(ctx context.Context, key string, body []byte, opts s3store.PutOptions) (string, error) {
+func (m *memStore) Put(ctx context.Context, key string, body []byte, opts PutOptions) (string, error) {
 	return "", m.write("Put")
 }
 
-func (m *memStore) Copy(ctx context.Context, srcKey, dstKey string, opts s3store.PutOptions) (string, error) {
+func (m *memStore) Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions) (string, error) {
 	return "", m.write("Copy")
 }
 
 func (m *memStore) Delete(ctx context.Context, keys ...string) error { return m.write("Delete") }
 
-func (m *memStore) CreateMultipart(ctx context.Context, key string, opts s3store.PutOptions) (string, error) {
+func (m *memStore) CreateMultipart(ctx context.Context, key string, opts PutOptions) (string, error) {
 	return "", m.write("CreateMultipart")
 }
 
-func (m *memStore) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (s3store.Part, error) {
-	return s3store.Part{}, m.write("UploadPart")
+func (m *memStore) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (Part, error) {
+	return Part{}, m.write("UploadPart")
 }
 
-func (m *memStore) CompleteMultipart(ctx context.Context, key, uploadID string, parts []s3store.Part) (string, error) {
+func (m *memStore) CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (string, error) {
 	return "", m.write("CompleteMultipart")
 }
 
 func (m *memStore) AbortMultipart(ctx context.Context, key, uploadID string) error {
 	return m.write("AbortMultipart")
+}
+
+// bucketOf is the Bucket "b" served by s.
+func bucketOf(s interface {
+	Objects
+	Multipart
+	Copier
+	UploadLister
+}) Bucket {
+	return Bucket{Name: "b", Objects: s, Multipart: s, Copier: s, UploadLister: s}
 }
 
 // auditFixture is a source folder whose files are all recorded in a plain-
@@ -205,7 +206,7 @@ func encryptTo(t *testing.T, r age.Recipient, plain []byte) []byte {
 func (fx *auditFixture) audit(t *testing.T, opts AuditOptions) AuditReport {
 	t.Helper()
 	opts.Source, opts.Prefix, opts.Target = fx.src, "p", "s3://b/p"
-	rep, err := Audit(context.Background(), fx.db, fx.store, opts)
+	rep, err := Audit(context.Background(), fx.db, bucketOf(fx.store), opts)
 	if err != nil {
 		t.Fatalf("Audit: %v", err)
 	}
@@ -261,7 +262,7 @@ func TestAuditCategories(t *testing.T) {
 	delete(fx.store.objects, "p/no-object")
 	fx.store.objects["p/overwritten"] = []byte("someone else's bytes")
 	fx.store.objects["p/stray"] = []byte("put by another tool")
-	fx.store.uploads = []s3store.Upload{
+	fx.store.uploads = []MultipartUpload{
 		{Key: "p/abandoned", UploadID: "u-unknown", Initiated: time.Now()},
 		{Key: "p/in-flight", UploadID: "u-known", Initiated: time.Now()},
 	}
@@ -357,7 +358,7 @@ func TestAuditDeepWrongIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Audit(context.Background(), fx.db, fx.store, AuditOptions{Source: fx.src, Prefix: "p",
+	_, err = Audit(context.Background(), fx.db, bucketOf(fx.store), AuditOptions{Source: fx.src, Prefix: "p",
 		Deep: true, Identities: []age.Identity{stranger}})
 	if !errors.Is(err, cipher.ErrWrongIdentity) {
 		t.Errorf("deep Audit with a stranger's identity: err = %v; want ErrWrongIdentity", err)
@@ -366,7 +367,7 @@ func TestAuditDeepWrongIdentity(t *testing.T) {
 
 func TestAuditRefusesOtherOrUnsyncedCatalog(t *testing.T) {
 	fx := newAuditFixture(t, map[string]string{"a": "alpha"})
-	_, err := Audit(context.Background(), fx.db, fx.store, AuditOptions{Source: fx.src, Prefix: "q", Target: "s3://b/q"})
+	_, err := Audit(context.Background(), fx.db, bucketOf(fx.store), AuditOptions{Source: fx.src, Prefix: "q", Target: "s3://b/q"})
 	if !errors.Is(err, ErrOtherTarget) {
 		t.Errorf("Audit against another target: err = %v; want ErrOtherTarget", err)
 	}
@@ -375,7 +376,7 @@ func TestAuditRefusesOtherOrUnsyncedCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, err = Audit(context.Background(), db, fx.store, AuditOptions{Source: fx.src, Prefix: "p"})
+	_, err = Audit(context.Background(), db, bucketOf(fx.store), AuditOptions{Source: fx.src, Prefix: "p"})
 	if !errors.Is(err, ErrNotSynced) {
 		t.Errorf("Audit with a fresh catalog: err = %v; want ErrNotSynced", err)
 	}

@@ -81,7 +81,7 @@ func excludedPath(skip func(string, bool) bool, rel string) bool {
 // deleteGone removes the objects, then the catalog rows, of the files
 // deleted locally. A dry run reports them as plan events with reason
 // "delete". Over opts.MaxDelete it deletes nothing and fails.
-func deleteGone(ctx context.Context, db *catalog.DB, store Store, opts Options, in DeleteInput, sum *Summary, r *reporter) error {
+func deleteGone(ctx context.Context, db *catalog.DB, store Bucket, opts Options, in DeleteInput, sum *Summary, r *reporter) error {
 	if err := db.Files(func(f catalog.File) error { in.Rows = append(in.Rows, f); return nil }); err != nil {
 		return fmt.Errorf("read catalog: %w", err)
 	}

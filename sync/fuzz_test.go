@@ -17,7 +17,6 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // FuzzRestorePath restores one object under a fuzzed catalog path into a
@@ -65,7 +64,7 @@ func FuzzRestorePath(f *testing.F) {
 
 		r := row
 		r.Path = rel
-		_, _, err = restoreFile(context.Background(), root, store, r, &RestoreOptions{Identities: []age.Identity{id}}, &reporter{})
+		_, _, err = restoreFile(context.Background(), root, bucketOf(store), r, &RestoreOptions{Identities: []age.Identity{id}}, &reporter{})
 
 		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 			t.Fatalf("restoreFile(%q) wrote %d entries outside DEST (err %v)", rel, len(entries), err)
@@ -102,10 +101,10 @@ func FuzzRestorePath(f *testing.F) {
 // goes to the memStore.
 type listingStore struct {
 	*memStore
-	listing []s3store.Object
+	listing []Object
 }
 
-func (s *listingStore) List(ctx context.Context, prefix string, fn func(s3store.Object) error) error {
+func (s *listingStore) List(ctx context.Context, prefix string, fn func(Object) error) error {
 	for _, o := range s.listing {
 		if err := fn(o); err != nil {
 			return err
@@ -116,11 +115,11 @@ func (s *listingStore) List(ctx context.Context, prefix string, fn func(s3store.
 
 // parseListing turns fuzz bytes into listing entries, one a line of
 // "key|etag|size"; a size that does not parse is the line's length.
-func parseListing(data string) []s3store.Object {
-	var objs []s3store.Object
+func parseListing(data string) []Object {
+	var objs []Object
 	for _, line := range strings.Split(data, "\n") {
 		fields := strings.SplitN(line, "|", 3)
-		o := s3store.Object{Key: fields[0], Size: int64(len(line))}
+		o := Object{Key: fields[0], Size: int64(len(line))}
 		if len(fields) > 1 {
 			o.ETag = fields[1]
 		}
@@ -163,12 +162,12 @@ func FuzzAuditListing(f *testing.F) {
 		listing := parseListing(data)
 		store := &listingStore{memStore: fx.store, listing: listing}
 		opts := AuditOptions{Source: fx.src, Prefix: "p", Target: "s3://b/p"}
-		rep, err := Audit(context.Background(), fx.db, store, opts)
+		rep, err := Audit(context.Background(), fx.db, bucketOf(store), opts)
 		if err != nil {
 			t.Fatalf("Audit with listing %q: %v", data, err)
 		}
 
-		last := make(map[string]s3store.Object)
+		last := make(map[string]Object)
 		for _, o := range listing {
 			last[o.Key] = o
 		}

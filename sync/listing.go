@@ -9,8 +9,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // listing is the result of one ListObjectsV2 pass over the prefix, packed
@@ -45,9 +43,9 @@ var errListingTooLarge = errors.New("list remote objects: the listing exceeds 4 
 func newListing(prefix string) *listing { return &listing{prefix: prefix} }
 
 // listRemote reads every object under the prefix with ListObjectsV2.
-func listRemote(ctx context.Context, store Store, prefix string) (*listing, error) {
+func listRemote(ctx context.Context, store Bucket, prefix string) (*listing, error) {
 	l := newListing(listPrefix(prefix))
-	err := store.List(ctx, listPrefix(prefix), func(o s3store.Object) error {
+	err := store.List(ctx, listPrefix(prefix), func(o Object) error {
 		return l.add(o.Key, o.ETag, o.Size)
 	})
 	if err != nil {

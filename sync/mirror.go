@@ -14,7 +14,6 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // Names of the internal objects under PREFIX/.s3seal/.
@@ -35,7 +34,7 @@ var ErrNoMirror = errors.New("the target has no catalog mirror")
 // which of its generations the mirror now holds, and keysID, for
 // UpdateMirror: keysID identifies the recipients (any string that changes
 // when they do).
-func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string, recipients []age.Recipient, keysID string) error {
+func PushCatalog(ctx context.Context, db *catalog.DB, store Bucket, prefix string, recipients []age.Recipient, keysID string) error {
 	dir, err := db.TempDir("mirror")
 	if err != nil {
 		return fmt.Errorf("push catalog: %w", err)
@@ -55,10 +54,10 @@ func PushCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string
 	}
 	key := cipher.MetaKey(prefix, mirrorName)
 	if _, err := store.Head(ctx, key); err == nil {
-		if _, err := store.Copy(ctx, key, cipher.MetaKey(prefix, mirrorPrevName), s3store.PutOptions{}); err != nil {
+		if _, err := store.Copy(ctx, key, cipher.MetaKey(prefix, mirrorPrevName), PutOptions{}); err != nil {
 			return fmt.Errorf("push catalog: keep previous generation: %w", err)
 		}
-	} else if !errors.Is(err, s3store.ErrNotFound) {
+	} else if !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("push catalog: %w", err)
 	}
 	etag, err := putEncryptedFile(ctx, store, key, snap, signed)
@@ -89,7 +88,7 @@ func pinOwnKey(db *catalog.DB, generation int64) error {
 // to the same recipients (keysID), and the mirror object still has the
 // ETag that push gave it (nobody replaced or deleted it since). Checking
 // costs one HEAD request. It reports whether it pushed.
-func UpdateMirror(ctx context.Context, db *catalog.DB, store Store, prefix string, recipients []age.Recipient, keysID string) (pushed bool, err error) {
+func UpdateMirror(ctx context.Context, db *catalog.DB, store Bucket, prefix string, recipients []age.Recipient, keysID string) (pushed bool, err error) {
 	generation, err := db.Generation()
 	if err != nil {
 		return false, fmt.Errorf("push catalog: %w", err)
@@ -103,7 +102,7 @@ func UpdateMirror(ctx context.Context, db *catalog.DB, store Store, prefix strin
 		if err == nil && obj.ETag == last.ETag {
 			return false, nil
 		}
-		if err != nil && !errors.Is(err, s3store.ErrNotFound) {
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return false, fmt.Errorf("push catalog: %w", err)
 		}
 	}
@@ -114,9 +113,9 @@ func UpdateMirror(ctx context.Context, db *catalog.DB, store Store, prefix strin
 // identities, judges it under trust (see ImportCatalog) and replaces db's
 // contents with it. On any error (no mirror, wrong identity, damaged
 // object, a catalog trust refuses) db is left untouched.
-func PullCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string, identities []age.Identity, trust Trust) (Accepted, error) {
+func PullCatalog(ctx context.Context, db *catalog.DB, store Bucket, prefix string, identities []age.Identity, trust Trust) (Accepted, error) {
 	rc, _, err := store.Get(ctx, cipher.MetaKey(prefix, mirrorName))
-	if errors.Is(err, s3store.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return Accepted{}, fmt.Errorf("pull catalog: %w", ErrNoMirror)
 	}
 	if err != nil {
@@ -131,9 +130,9 @@ func PullCatalog(ctx context.Context, db *catalog.DB, store Store, prefix string
 }
 
 // HasMirror reports whether the target has a catalog mirror.
-func HasMirror(ctx context.Context, store Store, prefix string) (bool, error) {
+func HasMirror(ctx context.Context, store Bucket, prefix string) (bool, error) {
 	_, err := store.Head(ctx, cipher.MetaKey(prefix, mirrorName))
-	if errors.Is(err, s3store.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
 	return err == nil, err
@@ -274,7 +273,7 @@ func pinSigner(db *catalog.DB, own Known, sig *cipher.Signature) error {
 // putEncryptedFile encrypts a local file to recipients and uploads it as key,
 // in one PutObject or, when large, a multipart upload of sequential parts,
 // and returns the object's ETag.
-func putEncryptedFile(ctx context.Context, store Store, key, path string, recipients []age.Recipient) (etag string, err error) {
+func putEncryptedFile(ctx context.Context, store Bucket, key, path string, recipients []age.Recipient) (etag string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -289,13 +288,13 @@ func putEncryptedFile(ctx context.Context, store Store, key, path string, recipi
 		return "", err
 	}
 	ct := cipher.NewCiphertext(env, f, fi.Size())
-	return putObject(ctx, store, key, ct, ct.Size(), s3store.PutOptions{})
+	return putObject(ctx, store, key, ct, ct.Size(), PutOptions{})
 }
 
 // putObject uploads size bytes of r as key with one buffer: one PutObject up
 // to DefaultPartSize, else sequential multipart parts. It does not resume.
 // It returns the object's ETag.
-func putObject(ctx context.Context, store Store, key string, r io.ReaderAt, size int64, opts s3store.PutOptions) (etag string, err error) {
+func putObject(ctx context.Context, store Bucket, key string, r io.ReaderAt, size int64, opts PutOptions) (etag string, err error) {
 	partSize := partSizeFor(size, DefaultPartSize)
 	buf := make([]byte, min(size, partSize))
 	if size <= partSize {
@@ -308,13 +307,13 @@ func putObject(ctx context.Context, store Store, key string, r io.ReaderAt, size
 	if err != nil {
 		return "", err
 	}
-	var parts []s3store.Part
+	var parts []Part
 	for off := int64(0); off < size; off += partSize {
 		body := buf[:min(partSize, size-off)]
 		if err = readFull(r, body, off); err != nil {
 			break
 		}
-		var p s3store.Part
+		var p Part
 		if p, err = store.UploadPart(ctx, key, id, int32(len(parts)+1), body); err != nil {
 			break
 		}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // ErrUnsafePath is wrapped by restore errors for catalog paths that would
@@ -75,7 +74,7 @@ type RestoreSummary struct {
 // catalog's size and mtime was restored and verified by an earlier run and
 // is skipped, so an interrupted restore continues. A wrong identity stops
 // the whole run.
-func Restore(ctx context.Context, db *catalog.DB, store Store, opts RestoreOptions) (RestoreSummary, error) {
+func Restore(ctx context.Context, db *catalog.DB, store Bucket, opts RestoreOptions) (RestoreSummary, error) {
 	var sum RestoreSummary
 	if opts.Jobs <= 0 {
 		opts.Jobs = 4
@@ -158,7 +157,7 @@ func CheckPath(rel string) error {
 }
 
 // restoreFile restores one catalog row under root.
-func restoreFile(ctx context.Context, root *os.Root, store Store, f catalog.File, opts *RestoreOptions, r *reporter) (int64, bool, error) {
+func restoreFile(ctx context.Context, root *os.Root, store Bucket, f catalog.File, opts *RestoreOptions, r *reporter) (int64, bool, error) {
 	if err := CheckPath(f.Path); err != nil {
 		return 0, false, err
 	}
@@ -189,7 +188,7 @@ const downloadAttempts = 3
 
 // restoreOnce downloads f into a new temporary file and renames it into
 // place, or removes it.
-func restoreOnce(ctx context.Context, root *os.Root, store Store, f catalog.File, opts *RestoreOptions, r *reporter) (int64, error) {
+func restoreOnce(ctx context.Context, root *os.Root, store Bucket, f catalog.File, opts *RestoreOptions, r *reporter) (int64, error) {
 	tmp, err := tempName(f.Path)
 	if err != nil {
 		return 0, err
@@ -237,9 +236,9 @@ func tempName(rel string) (string, error) {
 
 // download writes the decrypted object of f to out after checking that the
 // object read is the one f records, and checks the plaintext against f.
-func download(ctx context.Context, store Store, f catalog.File, ids []age.Identity, out io.Writer) (int64, error) {
-	body, obj, err := store.GetObject(ctx, f.ObjectKey)
-	if errors.Is(err, s3store.ErrInvalidObjectState) {
+func download(ctx context.Context, store Bucket, f catalog.File, ids []age.Identity, out io.Writer) (int64, error) {
+	body, obj, err := store.Get(ctx, f.ObjectKey)
+	if errors.Is(err, ErrInvalidObjectState) {
 		return 0, fmt.Errorf("%w: restore it from its archive storage class first (S3 RestoreObject), then run restore again", err)
 	}
 	if err != nil {
@@ -267,7 +266,7 @@ func download(ctx context.Context, store Store, f catalog.File, ids []age.Identi
 // response without an ETag is refused too: the ETag is what tells the
 // object's version from another, and a row without SHA-256 has only MD5
 // to tell content apart.
-func checkObject(f catalog.File, obj s3store.Object) error {
+func checkObject(f catalog.File, obj Object) error {
 	if obj.Size != f.CipherSize || obj.ETag != f.ETag {
 		return fmt.Errorf("%w: object %s has ETag %s and %d bytes, the catalog recorded ETag %s and %d bytes",
 			ErrObjectChanged, f.ObjectKey, obj.ETag, obj.Size, f.ETag, f.CipherSize)

@@ -17,7 +17,6 @@ import (
 	"filippo.io/age"
 
 	"github.com/s3seal/s3seal/catalog"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // md5Collision is the classic published MD5 collision pair (Wang et al.):
@@ -101,7 +100,7 @@ func (fx *restoreFixture) restore(t *testing.T, opts RestoreOptions) (RestoreSum
 			dones[e.Path] = e
 		}
 	}
-	sum, err := Restore(context.Background(), fx.db, fx.store, opts)
+	sum, err := Restore(context.Background(), fx.db, bucketOf(fx.store), opts)
 	if err != nil {
 		t.Fatalf("Restore() = %v", err)
 	}
@@ -220,7 +219,7 @@ func TestRestoreRefusesNonRegularRows(t *testing.T) {
 	}
 }
 
-// swappedGetStore answers GetObject for one key with another object's body
+// swappedGetStore answers Get for one key with another object's body
 // and ETag while its listing still shows the recorded one: the object was
 // replaced between the LIST and the GET.
 type swappedGetStore struct {
@@ -228,11 +227,11 @@ type swappedGetStore struct {
 	key, with string
 }
 
-func (s *swappedGetStore) GetObject(ctx context.Context, key string) (io.ReadCloser, s3store.Object, error) {
+func (s *swappedGetStore) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
 	if key == s.key {
 		key = s.with
 	}
-	return s.memStore.GetObject(ctx, key)
+	return s.memStore.Get(ctx, key)
 }
 
 // TestAuditDeepVerifiesGetETagAndSHA256 gives a deep audit an object whose
@@ -261,7 +260,7 @@ func TestAuditDeepVerifiesGetETagAndSHA256(t *testing.T) {
 				verified = append(verified, e.Path+" "+e.Reason)
 			}
 		}}
-	rep, err := Audit(context.Background(), fx.db, store, opts)
+	rep, err := Audit(context.Background(), fx.db, bucketOf(store), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,12 +278,12 @@ func TestAuditDeepVerifiesGetETagAndSHA256(t *testing.T) {
 // SHA-256 the content check alone (MD5) would pass a collision twin.
 func TestCheckObjectRefusesMissingETag(t *testing.T) {
 	f := catalog.File{ObjectKey: "k", ETag: "0123456789abcdef0123456789abcdef", CipherSize: 100}
-	for _, obj := range []s3store.Object{{ETag: "", Size: 100}, {ETag: "fedcba9876543210fedcba9876543210", Size: 100}, {ETag: f.ETag, Size: 99}} {
+	for _, obj := range []Object{{ETag: "", Size: 100}, {ETag: "fedcba9876543210fedcba9876543210", Size: 100}, {ETag: f.ETag, Size: 99}} {
 		if err := checkObject(f, obj); !errors.Is(err, ErrObjectChanged) {
 			t.Errorf("checkObject(ETag %q, size %d) = %v; want ErrObjectChanged", obj.ETag, obj.Size, err)
 		}
 	}
-	if err := checkObject(f, s3store.Object{ETag: f.ETag, Size: 100}); err != nil {
+	if err := checkObject(f, Object{ETag: f.ETag, Size: 100}); err != nil {
 		t.Errorf("checkObject of the recorded object = %v", err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // Those the catalog knows are resumed by the workers. Unknown ones (left by
 // a run that crashed before recording its upload, or by another tool) are
 // reported, and aborted once older than opts.AbortUploadsAfter.
-func settleUploads(ctx context.Context, db *catalog.DB, store Store, opts Options, sum *Summary, r *reporter) error {
+func settleUploads(ctx context.Context, db *catalog.DB, store Bucket, opts Options, sum *Summary, r *reporter) error {
 	known, err := db.Uploads()
 	if err != nil {
 		return err

@@ -2,39 +2,140 @@ package sync
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
 	"io"
-
-	"github.com/s3seal/s3seal/sync/s3store"
+	"strconv"
+	"time"
 )
 
-// Store is what the engine needs of a bucket. *s3store.Store implements it;
-// tests may substitute their own.
-type Store interface {
-	// List calls fn for every object whose key starts with prefix.
-	List(ctx context.Context, prefix string, fn func(s3store.Object) error) error
-	// Head returns an object's key, ETag and size.
-	Head(ctx context.Context, key string) (s3store.Object, error)
-	// Get returns an object's body and size; the caller closes the body.
-	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
-	// GetObject is Get that also returns the key, ETag and size of the
-	// object the body is read from, as the GetObject response gives them.
-	GetObject(ctx context.Context, key string) (io.ReadCloser, s3store.Object, error)
-	// Put uploads body as one object and returns its ETag.
-	Put(ctx context.Context, key string, body []byte, opts s3store.PutOptions) (string, error)
-	// Copy makes dst a server-side copy of src and returns its ETag.
-	Copy(ctx context.Context, srcKey, dstKey string, opts s3store.PutOptions) (string, error)
-	// Delete removes objects; missing ones are not an error.
-	Delete(ctx context.Context, keys ...string) error
+// The engine's contract with a bucket: the types and interfaces below are
+// all it knows of S3. sync/s3store implements them with the AWS SDK and
+// cmd/ wires it in; sync/memstore implements them in memory for tests.
+// Every key is a whole object key (the prefix is the engine's business).
 
-	Multipart
+// Object describes one object as the bucket lists, heads or gets it.
+type Object struct {
+	Key          string
+	ETag         string // without quotes
+	Size         int64
+	StorageClass string
+	LastModified time.Time
+	Metadata     map[string]string // user metadata; filled by Head and Get
 }
 
-// Multipart is the multipart-upload part of Store.
+// PutOptions are the options of an upload or copy.
+type PutOptions struct {
+	// StorageClass is the S3 storage class ("" = the bucket's default).
+	StorageClass string
+}
+
+// Part is one uploaded part of a multipart upload.
+type Part struct {
+	Number int32
+	ETag   string // without quotes
+	Size   int64
+}
+
+// MultipartUpload is an unfinished multipart upload.
+type MultipartUpload struct {
+	Key       string
+	UploadID  string
+	Initiated time.Time
+}
+
+// Errors the engine branches on. A store's errors match them with errors.Is
+// and name the operation, the bucket and the key in their message.
+var (
+	// ErrNoSuchBucket means the bucket does not exist.
+	ErrNoSuchBucket = errors.New("bucket does not exist")
+	// ErrNotFound means the object does not exist.
+	ErrNotFound = errors.New("object not found")
+	// ErrNoSuchUpload means the multipart upload does not exist: it was
+	// completed, aborted or expired.
+	ErrNoSuchUpload = errors.New("multipart upload not found")
+	// ErrAccessDenied means the credentials are valid but not allowed to do
+	// the operation.
+	ErrAccessDenied = errors.New("access denied")
+	// ErrBadCredentials means the server rejected the credentials, or none
+	// were found.
+	ErrBadCredentials = errors.New("credentials rejected")
+	// ErrUnreachable means the endpoint could not be reached after the
+	// retries.
+	ErrUnreachable = errors.New("endpoint unreachable")
+	// ErrInvalidObjectState means the object is archived (GLACIER,
+	// DEEP_ARCHIVE, ...) and must be restored before it can be read.
+	ErrInvalidObjectState = errors.New("object is archived")
+	// ErrETagMismatch means the server returned an MD5-shaped ETag that is
+	// not the MD5 of the bytes sent: the upload arrived damaged.
+	ErrETagMismatch = errors.New("etag mismatch")
+)
+
+// Objects reads and writes whole objects.
+type Objects interface {
+	// List calls fn for every object whose key starts with prefix, in key
+	// order. An error from fn stops the listing and is returned as is.
+	List(ctx context.Context, prefix string, fn func(Object) error) error
+	// Head describes one object; a missing one is ErrNotFound.
+	Head(ctx context.Context, key string) (Object, error)
+	// Get returns an object's body, and its description as the response
+	// gives it; the caller closes the body.
+	Get(ctx context.Context, key string) (io.ReadCloser, Object, error)
+	// Put uploads body as one object and returns its ETag.
+	Put(ctx context.Context, key string, body []byte, opts PutOptions) (string, error)
+	// Delete removes objects; missing ones are not an error.
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// Multipart uploads one object in parts.
 type Multipart interface {
-	CreateMultipart(ctx context.Context, key string, opts s3store.PutOptions) (string, error)
-	UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (s3store.Part, error)
-	ListParts(ctx context.Context, key, uploadID string) ([]s3store.Part, error)
-	CompleteMultipart(ctx context.Context, key, uploadID string, parts []s3store.Part) (string, error)
+	// CreateMultipart starts an upload of key and returns its ID.
+	CreateMultipart(ctx context.Context, key string, opts PutOptions) (string, error)
+	// UploadPart sends part number (from 1) of the upload.
+	UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (Part, error)
+	// ListParts returns the parts the server holds, in order.
+	ListParts(ctx context.Context, key, uploadID string) ([]Part, error)
+	// CompleteMultipart makes the parts one object and returns its ETag.
+	CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (string, error)
+	// AbortMultipart discards the upload and its parts.
 	AbortMultipart(ctx context.Context, key, uploadID string) error
-	Uploads(ctx context.Context, prefix string) ([]s3store.Upload, error)
+}
+
+// Copier makes server-side copies.
+type Copier interface {
+	// Copy makes dst a copy of src and returns its ETag.
+	Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions) (string, error)
+}
+
+// UploadLister lists unfinished multipart uploads.
+type UploadLister interface {
+	// Uploads returns the unfinished uploads of keys starting with prefix.
+	Uploads(ctx context.Context, prefix string) ([]MultipartUpload, error)
+}
+
+// Bucket is the store the engine works on: one bucket, through the
+// interfaces above (usually one value implementing them all), and its name
+// for messages.
+type Bucket struct {
+	Name string
+	Objects
+	Multipart
+	Copier
+	UploadLister
+}
+
+// url is the s3:// address of prefix in the bucket, for messages.
+func (b Bucket) url(prefix string) string {
+	return "s3://" + b.Name + "/" + prefix
+}
+
+// MultipartETag returns the ETag S3 gives a multipart object made of parts
+// with these MD5 digests, in part order: hex(md5(md5_1 || ... || md5_n)) + "-" + n.
+func MultipartETag(partMD5s [][16]byte) string {
+	hash := md5.New()
+	for _, sum := range partMD5s {
+		hash.Write(sum[:])
+	}
+	return hex.EncodeToString(hash.Sum(nil)) + "-" + strconv.Itoa(len(partMD5s))
 }

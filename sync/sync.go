@@ -12,7 +12,6 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // Options configure a sync.
@@ -25,7 +24,7 @@ type Options struct {
 	DryRun     bool  // decide and report, change nothing anywhere
 	Jobs       int   // files (and parts) in flight; 0 = 4
 	PartSize   int64 // ciphertext bytes per part; 0 = DefaultPartSize
-	PutOptions s3store.PutOptions
+	PutOptions PutOptions
 	// AbortUploadsAfter is the age past which multipart uploads under the
 	// prefix that the catalog does not know are aborted (0 = never).
 	AbortUploadsAfter time.Duration
@@ -70,7 +69,7 @@ type task struct {
 // confirmed upload in db. Per-file failures are reported and counted in the
 // summary; the error is for failures of the run itself (source missing,
 // bucket unreachable, interrupted). An interrupted run keeps what finished.
-func Sync(ctx context.Context, db *catalog.DB, store Store, opts Options) (Summary, error) {
+func Sync(ctx context.Context, db *catalog.DB, store Bucket, opts Options) (Summary, error) {
 	if opts.Jobs <= 0 {
 		opts.Jobs = 4
 	}
@@ -157,7 +156,7 @@ func listPrefix(prefix string) string {
 }
 
 // execute decides each file and runs the uploads on a fixed pool of workers.
-func execute(ctx context.Context, db *catalog.DB, store Store, opts Options, entries []Entry, remote *listing, sum *Summary, r *reporter) error {
+func execute(ctx context.Context, db *catalog.DB, store Bucket, opts Options, entries []Entry, remote *listing, sum *Summary, r *reporter) error {
 	u := &uploader{
 		store: store, db: db, recipients: opts.Recipients,
 		buffers:  newBufferPool(opts.Jobs, partSizeFor(0, opts.PartSize)),

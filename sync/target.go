@@ -11,7 +11,6 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // Catalog settings that describe the target.
@@ -120,7 +119,7 @@ type Passphrase func(confirm bool) (string, error)
 // prefix and opened with one scrypt; with create, a target that has none gets
 // a new one, sealed and uploaded (and recorded in db) before any file. With
 // a db, the catalog signing key becomes the one derived from the identity.
-func PassphraseIdentity(ctx context.Context, db *catalog.DB, store Store, prefix string, pass Passphrase, create bool, workFactor int) (*age.X25519Identity, error) {
+func PassphraseIdentity(ctx context.Context, db *catalog.DB, store Bucket, prefix string, pass Passphrase, create bool, workFactor int) (*age.X25519Identity, error) {
 	sealed, err := sealedIdentity(ctx, db, store, prefix)
 	if err != nil {
 		return nil, err
@@ -143,7 +142,7 @@ func PassphraseIdentity(ctx context.Context, db *catalog.DB, store Store, prefix
 		return id, err
 	}
 	if !create {
-		return nil, fmt.Errorf("%s has no passphrase key (%s): it was not written in passphrase mode", prefixURL(store, prefix), cipher.MetaKey(prefix, keyName))
+		return nil, fmt.Errorf("%s has no passphrase key (%s): it was not written in passphrase mode", store.url(prefix), cipher.MetaKey(prefix, keyName))
 	}
 	p, err := pass(true)
 	if err != nil {
@@ -156,7 +155,7 @@ func PassphraseIdentity(ctx context.Context, db *catalog.DB, store Store, prefix
 	if sealed, err = cipher.SealIdentity(id, p, workFactor); err != nil {
 		return nil, err
 	}
-	if _, err := putObject(ctx, store, cipher.MetaKey(prefix, keyName), bytes.NewReader(sealed), int64(len(sealed)), s3store.PutOptions{}); err != nil {
+	if _, err := putObject(ctx, store, cipher.MetaKey(prefix, keyName), bytes.NewReader(sealed), int64(len(sealed)), PutOptions{}); err != nil {
 		return nil, fmt.Errorf("upload passphrase key: %w", err)
 	}
 	if db != nil {
@@ -170,14 +169,14 @@ func PassphraseIdentity(ctx context.Context, db *catalog.DB, store Store, prefix
 
 // sealedIdentity returns the sealed target identity from db or the bucket,
 // or nil if there is none.
-func sealedIdentity(ctx context.Context, db *catalog.DB, store Store, prefix string) ([]byte, error) {
+func sealedIdentity(ctx context.Context, db *catalog.DB, store Bucket, prefix string) ([]byte, error) {
 	if db != nil {
 		if sealed, ok, err := db.Setting(settingSealed); err != nil || ok {
 			return sealed, err
 		}
 	}
 	rc, _, err := store.Get(ctx, cipher.MetaKey(prefix, keyName))
-	if errors.Is(err, s3store.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -189,13 +188,4 @@ func sealedIdentity(ctx context.Context, db *catalog.DB, store Store, prefix str
 		return nil, fmt.Errorf("download passphrase key: %w", err)
 	}
 	return sealed, nil
-}
-
-type bucketNamer interface{ Bucket() string }
-
-func prefixURL(store Store, prefix string) string {
-	if b, ok := store.(bucketNamer); ok {
-		return "s3://" + b.Bucket() + "/" + prefix
-	}
-	return prefix
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // ErrChanged is wrapped by upload errors when the source file changed while
@@ -58,12 +57,12 @@ type uploaded struct {
 
 // uploader encrypts source files and sends them to the store.
 type uploader struct {
-	store      Store
+	store      Bucket
 	db         *catalog.DB
 	recipients []age.Recipient
 	buffers    *bufferPool
 	partSize   int64
-	putOpts    s3store.PutOptions
+	putOpts    PutOptions
 	report     *reporter
 	// inFlight holds the paths that had an in-flight upload in the catalog
 	// when the run began; only those can resume, so only those cost a
@@ -162,7 +161,7 @@ func (u *uploader) checkRead(root string, base Entry, plain *hashingReaderAt) (p
 // file key and nonce.
 func (u *uploader) uploadMultipart(ctx context.Context, root string, f *os.File, base Entry, key string, up *catalog.Upload) (uploaded, error) {
 	for attempt := 0; ; attempt++ {
-		var have []s3store.Part
+		var have []Part
 		gone := false
 		if up != nil {
 			var err error
@@ -211,7 +210,7 @@ var errRestart = errors.New("the upload cannot go on safely under its key")
 // (expired, or completed by a run whose response was lost). It returns
 // errRestart when the file or its key changed since the upload began: the
 // same file key and nonce must never encrypt other plaintext.
-func (u *uploader) resumable(ctx context.Context, base Entry, key string, up *catalog.Upload) ([]s3store.Part, bool, error) {
+func (u *uploader) resumable(ctx context.Context, base Entry, key string, up *catalog.Upload) ([]Part, bool, error) {
 	began := Entry{Size: up.Size, ModTime: up.ModTime, ChangeTime: up.ChangeTime, Inode: up.Inode}
 	if up.ObjectKey != key || !began.sameStat(base) {
 		return nil, false, errRestart
@@ -220,13 +219,13 @@ func (u *uploader) resumable(ctx context.Context, base Entry, key string, up *ca
 		return nil, false, fmt.Errorf("%w: begun by an older s3seal, which kept no record of the parts it sent", errRestart)
 	}
 	parts, err := u.store.ListParts(ctx, key, up.UploadID)
-	if !errors.Is(err, s3store.ErrNoSuchUpload) {
+	if !errors.Is(err, ErrNoSuchUpload) {
 		return parts, false, err
 	}
 	// Expired, or completed by a run whose response was lost. Only in the
 	// second case is there an object, and only then is it worth reading the
 	// whole file again to learn the ETag it should have.
-	if _, err := u.store.Head(ctx, key); errors.Is(err, s3store.ErrNotFound) {
+	if _, err := u.store.Head(ctx, key); errors.Is(err, ErrNotFound) {
 		return nil, false, fmt.Errorf("%w: upload %s expired", errRestart, up.UploadID)
 	} else if err != nil {
 		return nil, false, err
@@ -267,7 +266,7 @@ func (u *uploader) discard(ctx context.Context, up *catalog.Upload) error {
 	return u.db.DeleteUpload(up.Path)
 }
 
-func partsSize(parts []s3store.Part) int64 {
+func partsSize(parts []Part) int64 {
 	var n int64
 	for _, p := range parts {
 		n += p.Size
@@ -293,12 +292,12 @@ func md5Hex(sum [16]byte) string { return hex.EncodeToString(sum[:]) }
 // more is sent, and it starts over under a new envelope. The ciphertext is
 // hashed: under one key and nonce, equal ciphertext at a position means
 // equal plaintext there, and it is exactly what went on the wire.
-func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base Entry, up *catalog.Upload, have []s3store.Part, gone bool) (uploaded, error) {
+func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base Entry, up *catalog.Upload, have []Part, gone bool) (uploaded, error) {
 	env := &cipher.Envelope{FileKey: up.FileKey, Nonce: up.Nonce, Header: up.Header}
 	plain := newHashingReaderAt(f)
 	ct := cipher.NewCiphertext(env, plain, base.Size)
 	n := int((ct.Size() + up.PartSize - 1) / up.PartSize)
-	onServer := make(map[int32]s3store.Part, len(have))
+	onServer := make(map[int32]Part, len(have))
 	for _, p := range have {
 		onServer[p.Number] = p
 	}
@@ -306,7 +305,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 	if err != nil {
 		return uploaded{}, err
 	}
-	parts := make([]s3store.Part, n)
+	parts := make([]Part, n)
 	sums := make([][16]byte, n)
 	g, gctx := errgroup.WithContext(ctx)
 	var mismatch error
@@ -335,7 +334,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 				mismatch = fmt.Errorf("%w: part %d", errRestart, number)
 				break
 			}
-			parts[i] = s3store.Part{Number: number, ETag: md5Hex(sums[i]), Size: int64(len(body))}
+			parts[i] = Part{Number: number, ETag: md5Hex(sums[i]), Size: int64(len(body))}
 			continue
 		}
 		if _, ok := recorded[number]; !ok {
@@ -369,7 +368,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 	if err != nil {
 		return uploaded{}, err
 	}
-	want := s3store.MultipartETag(sums)
+	want := MultipartETag(sums)
 	etag, err := u.complete(ctx, up, parts, want, gone)
 	if err != nil {
 		return uploaded{}, err
@@ -405,7 +404,7 @@ func checkPart(recorded map[int32][sha256.Size]byte, number int32, body []byte, 
 // partMD5 returns the MD5 of a part's body. The store has checked that an
 // MD5-shaped ETag is that MD5, so it is read from the ETag rather than
 // computed a second time; other ETags (SSE-KMS) leave the work to md5.Sum.
-func partMD5(p s3store.Part, body []byte) [16]byte {
+func partMD5(p Part, body []byte) [16]byte {
 	var sum [16]byte
 	if b, err := hex.DecodeString(p.ETag); err == nil && len(b) == len(sum) {
 		copy(sum[:], b)
@@ -416,10 +415,10 @@ func partMD5(p s3store.Part, body []byte) [16]byte {
 
 // sendPart uploads one part, trying again a few times when the store's own
 // retries gave up on a transient fault: the body is the regenerated part.
-func (u *uploader) sendPart(ctx context.Context, up *catalog.Upload, number int32, body []byte) (s3store.Part, error) {
+func (u *uploader) sendPart(ctx context.Context, up *catalog.Upload, number int32, body []byte) (Part, error) {
 	var err error
 	for range partAttempts {
-		var p s3store.Part
+		var p Part
 		p, err = u.store.UploadPart(ctx, up.ObjectKey, up.UploadID, number, body)
 		if err == nil {
 			return p, nil
@@ -428,13 +427,13 @@ func (u *uploader) sendPart(ctx context.Context, up *catalog.Upload, number int3
 			break
 		}
 	}
-	return s3store.Part{}, err
+	return Part{}, err
 }
 
 // transient reports whether err may go away if the request is sent again.
 func transient(err error) bool {
-	for _, e := range []error{s3store.ErrNoSuchUpload, s3store.ErrNoSuchBucket,
-		s3store.ErrAccessDenied, s3store.ErrBadCredentials, context.Canceled} {
+	for _, e := range []error{ErrNoSuchUpload, ErrNoSuchBucket,
+		ErrAccessDenied, ErrBadCredentials, context.Canceled} {
 		if errors.Is(err, e) {
 			return false
 		}
@@ -446,7 +445,7 @@ func transient(err error) bool {
 // says the upload does not exist may have completed it already (the
 // response to an earlier CompleteMultipartUpload was lost): a HEAD showing
 // the expected ETag settles that.
-func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []s3store.Part, want string, gone bool) (string, error) {
+func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []Part, want string, gone bool) (string, error) {
 	if !gone {
 		etag, err := u.store.CompleteMultipart(ctx, up.ObjectKey, up.UploadID, parts)
 		if err == nil {
@@ -455,7 +454,7 @@ func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []s3s
 			}
 			return etag, nil
 		}
-		if !errors.Is(err, s3store.ErrNoSuchUpload) {
+		if !errors.Is(err, ErrNoSuchUpload) {
 			return "", err
 		}
 	}
@@ -463,7 +462,7 @@ func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []s3s
 	if err == nil && obj.ETag == want && obj.Size == partsSize(parts) {
 		return want, nil
 	}
-	if err != nil && !errors.Is(err, s3store.ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", err
 	}
 	return "", fmt.Errorf("%w: upload %s expired", errRestart, up.UploadID)

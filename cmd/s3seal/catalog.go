@@ -94,7 +94,7 @@ target's naming is refused. On a machine that never saw the target, without
 				return err
 			}
 			out := outputOptions{quiet: o.quiet, progressInterval: 5 * time.Second}.printer(false)
-			acc, err := sync.PullCatalog(ctx, db, progressStore{st, out.progress.event}, t.Prefix, ids, trust)
+			acc, err := sync.PullCatalog(ctx, db, withProgress(st, out.progress.event), t.Prefix, ids, trust)
 			out.finish()
 			if err != nil {
 				return err
@@ -172,7 +172,7 @@ mode it is encrypted to the target's passphrase key.`,
 				return err
 			}
 			defer db.Close()
-			var st sync.Store
+			var st sync.Bucket
 			if o.keys.passphraseMode() {
 				if st, err = o.s3.store(ctx, t, true); err != nil {
 					return err
@@ -207,7 +207,7 @@ generation, naming).`,
 			if err != nil {
 				return err
 			}
-			var st sync.Store
+			var st sync.Bucket
 			if o.keys.passphraseMode() {
 				if st, err = o.s3.store(ctx, t, true); err != nil {
 					return err

@@ -16,7 +16,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver, as any SQLite tool would open the file
 
 	"github.com/s3seal/s3seal/catalog"
-	"github.com/s3seal/s3seal/sync/s3store"
+	"github.com/s3seal/s3seal/sync"
 )
 
 // movingFixture writes a small tree, syncs it and returns the env.
@@ -293,7 +293,7 @@ func TestMirrorPushedOnlyWhenChanged(t *testing.T) {
 	e.sync(0)
 	third := etag() // fails the test if the mirror is still missing
 
-	if _, err := e.store().Put(ctx, mirrorKey, []byte("not a catalog"), s3store.PutOptions{}); err != nil {
+	if _, err := e.store().Put(ctx, mirrorKey, []byte("not a catalog"), sync.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.sync(0)

@@ -97,16 +97,16 @@ func hintsFor(err error) []string {
 	switch {
 	case errors.As(err, &ue), isCobraUsage(err):
 		return []string{"run 's3seal help' or add --help to the command for usage and examples"}
-	case errors.Is(err, s3store.ErrNoSuchBucket):
+	case errors.Is(err, sync.ErrNoSuchBucket):
 		return []string{"check the bucket name and --region, or pass -c/--create-bucket to create it"}
-	case errors.Is(err, s3store.ErrBadCredentials):
+	case errors.Is(err, sync.ErrBadCredentials):
 		return []string{"set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile with --profile, or pass -a with -s (a prompt); check that the key and secret belong together"}
-	case errors.Is(err, s3store.ErrAccessDenied):
+	case errors.Is(err, sync.ErrAccessDenied):
 		return []string{"the credentials work but lack permission on this bucket or prefix; check the bucket policy"}
 	case errors.Is(err, s3store.ErrInsecureEndpoint):
 		return []string{"use an https:// endpoint; plain http is accepted without asking only to 127.0.0.1, ::1 and localhost",
 			"if you trust every network between this machine and the server, pass --allow-http"}
-	case errors.Is(err, s3store.ErrUnreachable):
+	case errors.Is(err, sync.ErrUnreachable):
 		return []string{"check --endpoint, the network, and that the S3 server is running"}
 	case errors.Is(err, catalog.ErrLocked):
 		return []string{"another s3seal run uses this catalog; wait for it to finish (a killed run releases the lock by itself)"}

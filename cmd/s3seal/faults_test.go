@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/s3seal/s3seal/catalog"
-	"github.com/s3seal/s3seal/sync/s3store"
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
 
@@ -45,7 +45,7 @@ func faultFigures(proxy *s3test.Proxy) string {
 // number of rows.
 func (e *env) checkCatalogMatchesBucket() int {
 	e.t.Helper()
-	remote := make(map[string]s3store.Object)
+	remote := make(map[string]sync.Object)
 	for _, o := range e.objects() {
 		remote[o.Key] = o
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/cipher"
 	"github.com/s3seal/s3seal/sync"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // readableNames are words of the source's file names: no object key may
@@ -97,7 +96,7 @@ func forgeMirror(t *testing.T, e *env, choice sync.NamingChoice, signed bool) {
 	w.Write(payload)
 	w.Close()
 	objectKey := e.prefix + "/planted"
-	etag, err := st.Put(ctx, objectKey, obj.Bytes(), s3store.PutOptions{})
+	etag, err := st.Put(ctx, objectKey, obj.Bytes(), sync.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +129,7 @@ func forgeMirror(t *testing.T, e *env, choice sync.NamingChoice, signed bool) {
 		}
 	}
 	if signed {
-		if err := sync.PushCatalog(ctx, db, st, e.prefix, []age.Recipient{e.identity.Recipient()}, "forged"); err != nil {
+		if err := sync.PushCatalog(ctx, db, engineBucket(st), e.prefix, []age.Recipient{e.identity.Recipient()}, "forged"); err != nil {
 			t.Fatalf("push the forged mirror: %v", err)
 		}
 		return
@@ -157,7 +156,7 @@ func putUnsignedMirror(t *testing.T, e *env, db *catalog.DB) {
 	}
 	w.Write(data)
 	w.Close()
-	if _, err := e.store().Put(context.Background(), cipher.MetaKey(e.prefix, "catalog.age"), buf.Bytes(), s3store.PutOptions{}); err != nil {
+	if _, err := e.store().Put(context.Background(), cipher.MetaKey(e.prefix, "catalog.age"), buf.Bytes(), sync.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -328,7 +327,7 @@ func TestGenuineMirrorFreshMachine(t *testing.T) {
 	mirrorKey := cipher.MetaKey(e.prefix, "catalog.age")
 	mirror := getObject(t, st, mirrorKey)
 	previous := getObject(t, st, cipher.MetaKey(e.prefix, "catalog.prev.age"))
-	if _, err := st.Put(ctx, mirrorKey, previous, s3store.PutOptions{}); err != nil {
+	if _, err := st.Put(ctx, mirrorKey, previous, sync.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	refused(t, "pull of the replayed previous generation", m.run(pull...), "older than one this machine has seen")

@@ -22,6 +22,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/s3seal/s3seal/catalog"
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
@@ -165,10 +166,10 @@ func (e *env) store() *s3store.Store {
 }
 
 // objects lists the file objects under the prefix (not the internal ones).
-func (e *env) objects() []s3store.Object {
+func (e *env) objects() []sync.Object {
 	e.t.Helper()
-	var objs []s3store.Object
-	err := e.store().List(context.Background(), e.prefix+"/", func(o s3store.Object) error {
+	var objs []sync.Object
+	err := e.store().List(context.Background(), e.prefix+"/", func(o sync.Object) error {
 		if !strings.HasPrefix(o.Key, e.prefix+"/.s3seal/") {
 			objs = append(objs, o)
 		}
@@ -346,7 +347,7 @@ func md5Hex(b []byte) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func s3PutOptions() s3store.PutOptions { return s3store.PutOptions{} }
+func s3PutOptions() sync.PutOptions { return sync.PutOptions{} }
 
 // copyTree copies the regular files under from to to, as a copy to another
 // machine would: new inodes, and mtimes and ctimes of now.
@@ -372,7 +373,7 @@ func (e *env) withHome() *env {
 }
 
 type (
-	s3storeObject = s3store.Object
+	s3storeObject = sync.Object
 	ageIdentity   = age.Identity
 )
 

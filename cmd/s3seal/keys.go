@@ -83,7 +83,7 @@ func (o *keyOptions) passphrase(confirm bool) (string, error) {
 // encryptKeys returns the recipients to encrypt to, and a string that
 // identifies them (see keysID). In passphrase mode it is the target
 // identity's recipient, created on first use unless dryRun.
-func (o *keyOptions) encryptKeys(ctx context.Context, db *catalog.DB, st sync.Store, t target, dryRun bool) ([]age.Recipient, string, error) {
+func (o *keyOptions) encryptKeys(ctx context.Context, db *catalog.DB, st sync.Bucket, t target, dryRun bool) ([]age.Recipient, string, error) {
 	if o.passphraseMode() {
 		if len(o.recipients)+len(o.recipientFiles) > 0 {
 			return nil, "", usagef("choose recipients (-r/-R) or passphrase mode (-S), not both")
@@ -134,7 +134,7 @@ func keysID(recipients []string, files [][]byte) string {
 }
 
 // decryptKeys returns the identities to decrypt with.
-func (o *keyOptions) decryptKeys(ctx context.Context, st sync.Store, t target) ([]age.Identity, error) {
+func (o *keyOptions) decryptKeys(ctx context.Context, st sync.Bucket, t target) ([]age.Identity, error) {
 	if o.passphraseMode() {
 		id, err := sync.PassphraseIdentity(ctx, nil, st, t.Prefix, o.passphrase, false, o.workFactor)
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/s3seal/s3seal/sync"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // outputOptions choose how a command reports.
@@ -150,7 +149,7 @@ func (p *printer) warn(msg string) {
 }
 
 func (p *printer) explainArchived(err error) {
-	if !errors.Is(err, s3store.ErrInvalidObjectState) {
+	if !errors.Is(err, sync.ErrInvalidObjectState) {
 		return
 	}
 	p.archived++

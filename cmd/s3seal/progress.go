@@ -309,19 +309,26 @@ func stdoutIsTerminal() bool { return term.IsTerminal(int(os.Stdout.Fd())) }
 // event with the object's size, then start, progress and done events. It
 // gives progress to commands whose engine call reports none (catalog pull).
 type progressStore struct {
-	sync.Store
+	sync.Objects
 	report sync.Reporter
 }
 
-func (s progressStore) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
-	body, n, err := s.Store.Get(ctx, key)
+func (s progressStore) Get(ctx context.Context, key string) (io.ReadCloser, sync.Object, error) {
+	body, obj, err := s.Objects.Get(ctx, key)
 	if err != nil {
-		return body, n, err
+		return body, obj, err
 	}
+	n := obj.Size
 	name := path.Base(key)
 	s.report(sync.Event{Kind: sync.EventScan, Count: 1, Size: n})
 	s.report(sync.Event{Kind: sync.EventStart, Path: name, Size: n})
-	return &progressBody{ReadCloser: body, name: name, size: n, report: s.report}, n, nil
+	return &progressBody{ReadCloser: body, name: name, size: n, report: s.report}, obj, nil
+}
+
+// withProgress is b with its downloads reported through report.
+func withProgress(b sync.Bucket, report sync.Reporter) sync.Bucket {
+	b.Objects = progressStore{b.Objects, report}
+	return b
 }
 
 // progressBody reports the bytes read through it, and a done event at EOF.

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/s3seal/s3seal/sync"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 func TestProgressState(t *testing.T) {
@@ -92,7 +91,7 @@ func firstDiff(a, b string) string {
 func TestArchivedObjectHint(t *testing.T) {
 	var stderr strings.Builder
 	p := &printer{opts: outputOptions{}, stdout: &stderr, stderr: &stderr}
-	archived := fmt.Errorf("get p/x: %w", s3store.ErrInvalidObjectState)
+	archived := fmt.Errorf("get p/x: %w", sync.ErrInvalidObjectState)
 	p.event(sync.Event{Kind: sync.EventFail, Path: "x", Err: archived})
 	p.event(sync.Event{Kind: sync.EventFail, Path: "y", Err: archived})
 	p.event(sync.Event{Kind: sync.EventFail, Path: "z", Err: errors.New("other")})

@@ -135,7 +135,7 @@ func lockDest(dest string) (unlock func(), err error) {
 // mirror into a temporary one under the data directory (see privateTemp),
 // judged under trust and what this machine's default catalogs know of the
 // target.
-func restoreCatalog(ctx context.Context, o *restoreOptions, st sync.Store, t target, ids []age.Identity, trust sync.Trust) (*catalog.DB, func(), error) {
+func restoreCatalog(ctx context.Context, o *restoreOptions, st sync.Bucket, t target, ids []age.Identity, trust sync.Trust) (*catalog.DB, func(), error) {
 	if path := o.catalogPath; path != "" {
 		if _, err := os.Stat(path); err != nil {
 			return nil, nil, err

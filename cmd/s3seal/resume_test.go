@@ -11,13 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	gosync "sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/s3seal/s3seal/catalog"
-	"github.com/s3seal/s3seal/sync/s3store"
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
 
@@ -85,7 +85,7 @@ func (e *env) syncVia(endpoint string, want int, extra ...string) (summary, stri
 // that a child that exits at once cannot be seen to end before it.
 func signalAtPartBytes(proxy *s3test.Proxy, c *child, sig syscall.Signal, limit int64) <-chan time.Time {
 	sent := make(chan time.Time, 1)
-	var once sync.Once
+	var once gosync.Once
 	proxy.OnBody(func(r *s3test.Request, _ int64) {
 		if r.Op == s3test.OpUploadPart && proxy.BytesOf(s3test.OpUploadPart, "") >= limit {
 			once.Do(func() {
@@ -144,7 +144,7 @@ func (e *env) oneInflight(rel string) catalog.Upload {
 }
 
 // serverUploads lists the multipart uploads on the server under prefix.
-func (e *env) serverUploads(prefix string) []s3store.Upload {
+func (e *env) serverUploads(prefix string) []sync.MultipartUpload {
 	e.t.Helper()
 	ups, err := e.store().Uploads(context.Background(), prefix)
 	if err != nil {
@@ -332,7 +332,7 @@ func TestResumeFileChangedAfterKill(t *testing.T) {
 	if len(infoEvents(t, stdout, "video.mp4", "restarted")) != 1 || len(infoEvents(t, stdout, "video.mp4", "resumed")) != 0 {
 		t.Errorf("events:\n%s\nwant one \"restarted\" info event and no \"resumed\"", stdout)
 	}
-	if _, err := e.store().ListParts(context.Background(), old.ObjectKey, old.UploadID); !errors.Is(err, s3store.ErrNoSuchUpload) {
+	if _, err := e.store().ListParts(context.Background(), old.ObjectKey, old.UploadID); !errors.Is(err, sync.ErrNoSuchUpload) {
 		t.Errorf("ListParts of the old upload = %v; want ErrNoSuchUpload (aborted)", err)
 	}
 	if ups := e.serverUploads(e.prefix + "/"); len(ups) != 0 {
@@ -556,14 +556,14 @@ func TestStaleUploadsReportedAndAborted(t *testing.T) {
 	writeFile(t, filepath.Join(e.src, "a"), []byte("a"))
 	st := e.store()
 	ctx := context.Background()
-	stale, err := st.CreateMultipart(ctx, e.prefix+"/left-by-a-crash", s3store.PutOptions{})
+	stale, err := st.CreateMultipart(ctx, e.prefix+"/left-by-a-crash", sync.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.UploadPart(ctx, e.prefix+"/left-by-a-crash", stale, 1, []byte("part")); err != nil {
 		t.Fatal(err)
 	}
-	outside, err := st.CreateMultipart(ctx, "other/not-ours", s3store.PutOptions{})
+	outside, err := st.CreateMultipart(ctx, "other/not-ours", sync.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,7 +595,7 @@ func TestLostCompleteResponseRetried(t *testing.T) {
 	e := newEnv(t)
 	writeRandom(t, filepath.Join(e.src, "big.bin"), 20<<20)
 	proxy := s3test.StartProxy(t, e.srv.Endpoint)
-	var once sync.Once
+	var once gosync.Once
 	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
 		fault := s3test.Fault{}
 		if r.Op == s3test.OpCompleteUpload {

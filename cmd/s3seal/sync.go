@@ -16,7 +16,6 @@ import (
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/sync"
-	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 type syncOptions struct {
@@ -186,7 +185,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	sum, err := sync.Sync(ctx, db, st, sync.Options{
 		Source: source, Prefix: t.Prefix, Recipients: recipients, Naming: naming,
 		Checksum: o.checksum, DryRun: o.dryRun, Jobs: o.jobs, PartSize: int64(o.partSize),
-		PutOptions:        s3store.PutOptions{StorageClass: o.storageClass},
+		PutOptions:        sync.PutOptions{StorageClass: o.storageClass},
 		AbortUploadsAfter: o.abortAfter,
 		Skip:              skipCatalog(source, path, filter.Skip),
 		Delete:            o.delete,
@@ -250,7 +249,7 @@ func openCatalog(path, source string, t target) (*catalog.DB, error) {
 // that another catalog already fills: it would upload everything again
 // (under new hidden names). Pull the mirror first: the hint prints the
 // command, with the options this run reaches the bucket with.
-func (o *syncOptions) refuseFreshCatalog(ctx context.Context, source, path string, st *s3store.Store, t target) error {
+func (o *syncOptions) refuseFreshCatalog(ctx context.Context, source, path string, st sync.Bucket, t target) error {
 	ok, err := sync.HasMirror(ctx, st, t.Prefix)
 	if err != nil || !ok {
 		return err

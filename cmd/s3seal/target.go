@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 )
 
@@ -93,7 +94,7 @@ func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
 }
 
 // store connects to the target's bucket and checks that it is usable.
-func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (*s3store.Store, error) {
+func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (sync.Bucket, error) {
 	cfg := s3store.Config{
 		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
 		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts, BandwidthLimit: int64(o.bwlimit),
@@ -101,24 +102,29 @@ func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (*s3store.
 	}
 	secret, err := o.secret()
 	if err != nil {
-		return nil, err
+		return sync.Bucket{}, err
 	}
 	cfg.SecretKey = secret
 	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
-		return nil, usagef("-a/--access-key and the secret key go together")
+		return sync.Bucket{}, usagef("-a/--access-key and the secret key go together")
 	}
 	st, err := s3store.New(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return sync.Bucket{}, err
 	}
 	err = st.CheckBucket(ctx)
-	if errors.Is(err, s3store.ErrNoSuchBucket) && o.createBucket && !dryRun {
+	if errors.Is(err, sync.ErrNoSuchBucket) && o.createBucket && !dryRun {
 		err = st.CreateBucket(ctx)
 	}
 	if err != nil {
-		return nil, err
+		return sync.Bucket{}, err
 	}
-	return st, nil
+	return engineBucket(st), nil
+}
+
+// engineBucket is st as the engine sees it.
+func engineBucket(st *s3store.Store) sync.Bucket {
+	return sync.Bucket{Name: st.Bucket(), Objects: st, Multipart: st, Copier: st, UploadLister: st}
 }
 
 // secret returns the secret access key from -s (a prompt) or

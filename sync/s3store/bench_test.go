@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 )
 
@@ -31,7 +32,7 @@ func BenchmarkPutClientCost(b *testing.B) {
 	body := make([]byte, 8<<10)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := store.Put(context.Background(), "dir/file", body, s3store.PutOptions{}); err != nil {
+		if _, err := store.Put(context.Background(), "dir/file", body, sync.PutOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 )
 
@@ -21,7 +22,7 @@ func TestCheckBucketFailsFast(t *testing.T) {
 	closed := s3store.Config{Bucket: "any-bucket", Endpoint: "http://127.0.0.1:1", Region: "us-east-1",
 		AccessKey: "key", SecretKey: "secret", MaxAttempts: 10}
 	err := openStore(t, closed).CheckBucket(context.Background())
-	if !errors.Is(err, s3store.ErrUnreachable) {
+	if !errors.Is(err, sync.ErrUnreachable) {
 		t.Fatalf("CheckBucket on a closed port = %v; want ErrUnreachable", err)
 	}
 	var detailed interface{ Detail() string }

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3seal/s3seal/sync"
 )
 
 // Copy makes dstKey a server-side copy of srcKey in the same bucket and
@@ -15,7 +17,7 @@ import (
 // source's ETag. Sources over 5 GiB, which CopyObject refuses, are copied
 // part by part with UploadPartCopy; the copy then gets a multipart ETag. A
 // missing source gives an error matching ErrNotFound.
-func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions) (string, error) {
+func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts sync.PutOptions) (string, error) {
 	src, err := s.Head(ctx, srcKey)
 	if err != nil {
 		return "", err
@@ -30,7 +32,7 @@ func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions
 		StorageClass: types.StorageClass(opts.StorageClass),
 	})
 	if err != nil {
-		return "", s.wrap("copy "+s.address(srcKey)+" to", dstKey, err, ErrNotFound)
+		return "", s.wrap("copy "+s.address(srcKey)+" to", dstKey, err, sync.ErrNotFound)
 	}
 	if out.CopyObjectResult == nil {
 		return "", s.newError("copy "+s.address(srcKey)+" to", dstKey, nil, "response has no copy result")
@@ -40,7 +42,7 @@ func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions
 
 // copyMultipart copies src to dstKey in parts of s.copyPartSize bytes with
 // UploadPartCopy, and aborts the upload if any step fails.
-func (s *Store) copyMultipart(ctx context.Context, src Object, dstKey string, opts PutOptions) (etag string, err error) {
+func (s *Store) copyMultipart(ctx context.Context, src sync.Object, dstKey string, opts sync.PutOptions) (etag string, err error) {
 	uploadID, err := s.CreateMultipart(ctx, dstKey, opts)
 	if err != nil {
 		return "", err
@@ -52,7 +54,7 @@ func (s *Store) copyMultipart(ctx context.Context, src Object, dstKey string, op
 			_ = s.AbortMultipart(context.WithoutCancel(ctx), dstKey, uploadID)
 		}
 	}()
-	var parts []Part
+	var parts []sync.Part
 	for offset, number := int64(0), int32(1); offset < src.Size; offset, number = offset+s.copyPartSize, number+1 {
 		last := min(offset+s.copyPartSize, src.Size) - 1
 		out, err := s.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
@@ -65,12 +67,12 @@ func (s *Store) copyMultipart(ctx context.Context, src Object, dstKey string, op
 			CopySourceIfMatch: aws.String(`"` + src.ETag + `"`),
 		})
 		if err != nil {
-			return "", s.wrap(fmt.Sprintf("copy part %d of %s to", number, s.address(src.Key)), dstKey, err, ErrNotFound)
+			return "", s.wrap(fmt.Sprintf("copy part %d of %s to", number, s.address(src.Key)), dstKey, err, sync.ErrNotFound)
 		}
 		if out.CopyPartResult == nil {
 			return "", s.newError("copy "+s.address(src.Key)+" to", dstKey, nil, "response has no copy part result")
 		}
-		parts = append(parts, Part{
+		parts = append(parts, sync.Part{
 			Number: number,
 			ETag:   unquote(aws.ToString(out.CopyPartResult.ETag)),
 			Size:   last - offset + 1,

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
@@ -61,7 +62,7 @@ func TestNoCredentialsIsBadCredentials(t *testing.T) {
 	cfg.MaxAttempts = 2
 	store := openStore(t, cfg)
 	err := store.CheckBucket(context.Background())
-	if !errors.Is(err, s3store.ErrBadCredentials) {
+	if !errors.Is(err, sync.ErrBadCredentials) {
 		t.Errorf("CheckBucket without any credentials = %v; want ErrBadCredentials", err)
 	}
 }

@@ -6,9 +6,10 @@
 // bytes. Every upload carries an explicit Content-MD5 and its returned ETag is
 // compared with the MD5 of the bytes sent whenever the server returns an
 // MD5-shaped ETag, so a part or object that arrived damaged is caught at once.
-// A multipart object's ETag is predictable from its parts' MD5s
-// (MultipartETag), which lets the engine compare remote objects with what it
-// recorded without downloading them.
+//
+// Store implements the engine's contract (sync.Objects, sync.Multipart,
+// sync.Copier, sync.UploadLister) with the SDK's S3 client and nothing else:
+// every request goes through the SDK's middleware, retryer and signer.
 //
 // With a custom endpoint (MinIO, Ceph, R2, B2, Versity gateway, ...) the
 // client uses path-style addressing and computes or validates the SDK's
@@ -20,18 +21,10 @@
 // more attempts and no client-side retry quota, so a long outage of a slow
 // link does not exhaust a shared token bucket and fail every later request.
 //
-// With a custom endpoint, Put (one PutObject, what a sync of small files
-// sends most) skips the SDK's middleware stack, whose per-request work cost
-// more CPU than the encryption of a small file: it signs the request with
-// the SDK's SigV4 signer, sends it on the same HTTP client, retries with the
-// same retryer, corrects for a server clock far from ours as the SDK does,
-// and returns errors of the SDK's types, so that everything above sees no
-// difference. Every other request, and every request to AWS,
-// goes through the SDK.
-//
 // Errors name the operation and the object ("put s3://bucket/key: ...") and
-// match the package's sentinels with errors.Is: ErrNotFound, ErrNoSuchBucket,
-// ErrNoSuchUpload, ErrAccessDenied, ErrBadCredentials, ErrUnreachable,
-// ErrInvalidObjectState and ErrETagMismatch. Context cancellation stays
-// visible through errors.Is(err, context.Canceled).
+// match the engine's sentinels with errors.Is: sync.ErrNotFound,
+// sync.ErrNoSuchBucket, sync.ErrNoSuchUpload, sync.ErrAccessDenied,
+// sync.ErrBadCredentials, sync.ErrUnreachable, sync.ErrInvalidObjectState and
+// sync.ErrETagMismatch, plus this package's ErrInsecureEndpoint. Context
+// cancellation stays visible through errors.Is(err, context.Canceled).
 package s3store

@@ -13,39 +13,14 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+
+	"github.com/s3seal/s3seal/sync"
 )
 
-// Errors a caller branches on. Every method of Store wraps the SDK's errors
-// so that errors.Is matches these, and the message names the operation, the
-// bucket and the key: "put s3://bucket/key: ...".
-var (
-	// ErrNoSuchBucket means the bucket does not exist (NoSuchBucket, or a
-	// 404 on HeadBucket).
-	ErrNoSuchBucket = errors.New("bucket does not exist")
-	// ErrNotFound means the object does not exist (NoSuchKey, or a 404 on
-	// HeadObject or GetObject).
-	ErrNotFound = errors.New("object not found")
-	// ErrNoSuchUpload means the multipart upload does not exist: it was
-	// completed, aborted or expired.
-	ErrNoSuchUpload = errors.New("multipart upload not found")
-	// ErrAccessDenied means the credentials are valid but not allowed to do
-	// the operation (AccessDenied, or a 403 without a more precise code).
-	ErrAccessDenied = errors.New("access denied")
-	// ErrBadCredentials means the server rejected the credentials
-	// (InvalidAccessKeyId, SignatureDoesNotMatch, expired or invalid tokens)
-	// or that the default credential chain found none.
-	ErrBadCredentials = errors.New("credentials rejected")
-	// ErrUnreachable means the endpoint could not be reached after the
-	// retries: the name did not resolve, or the connection was refused or
-	// could not be established.
-	ErrUnreachable = errors.New("endpoint unreachable")
-	// ErrInvalidObjectState means the object is archived (GLACIER, DEEP_ARCHIVE,
-	// ...) and must be restored before it can be read.
-	ErrInvalidObjectState = errors.New("object is archived")
-	// ErrETagMismatch means the server returned an MD5-shaped ETag that is not
-	// the MD5 of the bytes sent: the upload arrived damaged.
-	ErrETagMismatch = errors.New("etag mismatch")
-)
+// The errors a caller branches on are the engine's (sync.ErrNotFound, ...):
+// every method of Store wraps the SDK's errors so that errors.Is matches
+// them, and the message names the operation, the bucket and the key:
+// "put s3://bucket/key: ...".
 
 // opError is the error every Store method returns: the operation and the
 // s3:// address it was about, the sentinel it matches (nil when none does) and
@@ -147,18 +122,18 @@ func (s *Store) newError(op, key string, sentinel error, detail string) error {
 
 // errorCodes maps S3 error codes to sentinels.
 var errorCodes = map[string]error{
-	"NoSuchBucket":          ErrNoSuchBucket,
-	"NoSuchKey":             ErrNotFound,
-	"NoSuchUpload":          ErrNoSuchUpload,
-	"AccessDenied":          ErrAccessDenied,
-	"AllAccessDisabled":     ErrAccessDenied,
-	"AccountProblem":        ErrAccessDenied,
-	"InvalidAccessKeyId":    ErrBadCredentials,
-	"SignatureDoesNotMatch": ErrBadCredentials,
-	"ExpiredToken":          ErrBadCredentials,
-	"InvalidToken":          ErrBadCredentials,
-	"TokenRefreshRequired":  ErrBadCredentials,
-	"InvalidObjectState":    ErrInvalidObjectState,
+	"NoSuchBucket":          sync.ErrNoSuchBucket,
+	"NoSuchKey":             sync.ErrNotFound,
+	"NoSuchUpload":          sync.ErrNoSuchUpload,
+	"AccessDenied":          sync.ErrAccessDenied,
+	"AllAccessDisabled":     sync.ErrAccessDenied,
+	"AccountProblem":        sync.ErrAccessDenied,
+	"InvalidAccessKeyId":    sync.ErrBadCredentials,
+	"SignatureDoesNotMatch": sync.ErrBadCredentials,
+	"ExpiredToken":          sync.ErrBadCredentials,
+	"InvalidToken":          sync.ErrBadCredentials,
+	"TokenRefreshRequired":  sync.ErrBadCredentials,
+	"InvalidObjectState":    sync.ErrInvalidObjectState,
 }
 
 // classify returns the sentinel err matches, or nil. Error codes win over
@@ -170,7 +145,7 @@ func classify(err error, notFound error) error {
 	}
 	var credErr *credentialsError
 	if errors.As(err, &credErr) {
-		return ErrBadCredentials
+		return sync.ErrBadCredentials
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
@@ -182,10 +157,10 @@ func classify(err error, notFound error) error {
 	case http.StatusNotFound:
 		return notFound
 	case http.StatusForbidden:
-		return ErrAccessDenied
+		return sync.ErrAccessDenied
 	}
 	if isUnreachable(err) {
-		return ErrUnreachable
+		return sync.ErrUnreachable
 	}
 	return nil
 }

@@ -10,9 +10,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
+	gosync "sync"
 	"testing"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
@@ -56,7 +57,7 @@ func md5Hex(b []byte) string {
 // put uploads body as key or fails the test, and returns the ETag.
 func put(t *testing.T, store *s3store.Store, key string, body []byte) string {
 	t.Helper()
-	etag, err := store.Put(context.Background(), key, body, s3store.PutOptions{})
+	etag, err := store.Put(context.Background(), key, body, sync.PutOptions{})
 	if err != nil {
 		t.Fatalf("Put(%s) = %v", key, err)
 	}
@@ -66,7 +67,8 @@ func put(t *testing.T, store *s3store.Store, key string, body []byte) string {
 // get downloads key or fails the test, and checks the returned size.
 func get(t *testing.T, store *s3store.Store, key string) []byte {
 	t.Helper()
-	body, size, err := store.Get(context.Background(), key)
+	body, obj, err := store.Get(context.Background(), key)
+	size := obj.Size
 	if err != nil {
 		t.Fatalf("Get(%s) = %v", key, err)
 	}
@@ -85,7 +87,7 @@ func get(t *testing.T, store *s3store.Store, key string) []byte {
 func keys(t *testing.T, store *s3store.Store, prefix string) []string {
 	t.Helper()
 	var listed []string
-	err := store.List(context.Background(), prefix, func(obj s3store.Object) error {
+	err := store.List(context.Background(), prefix, func(obj sync.Object) error {
 		listed = append(listed, obj.Key)
 		return nil
 	})
@@ -101,7 +103,7 @@ type recorder struct {
 	base    http.RoundTripper
 	rewrite func(*http.Response) // optional
 
-	mu       sync.Mutex
+	mu       gosync.Mutex
 	requests []recordedRequest
 }
 

@@ -5,39 +5,25 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
-	"encoding/hex"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3seal/s3seal/sync"
 )
 
-// Part is one uploaded part of a multipart upload.
-type Part struct {
-	Number int32
-	ETag   string // without quotes
-	Size   int64
-}
-
-// Upload is an unfinished multipart upload.
-type Upload struct {
-	Key       string
-	UploadID  string
-	Initiated time.Time
-}
-
 // CreateMultipart starts a multipart upload of key and returns its upload ID.
-func (s *Store) CreateMultipart(ctx context.Context, key string, opts PutOptions) (string, error) {
+func (s *Store) CreateMultipart(ctx context.Context, key string, opts sync.PutOptions) (string, error) {
 	out, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket:       aws.String(s.bucket),
 		Key:          aws.String(key),
 		StorageClass: types.StorageClass(opts.StorageClass),
 	})
 	if err != nil {
-		return "", s.wrap("create multipart upload", key, err, ErrNoSuchBucket)
+		return "", s.wrap("create multipart upload", key, err, sync.ErrNoSuchBucket)
 	}
 	return aws.ToString(out.UploadId), nil
 }
@@ -46,7 +32,7 @@ func (s *Store) CreateMultipart(ctx context.Context, key string, opts PutOptions
 // Content-MD5, and returns the part. Its ETag is checked like Put's: a
 // mismatch matches ErrETagMismatch. An upload that no longer exists gives an
 // error matching ErrNoSuchUpload.
-func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (Part, error) {
+func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (sync.Part, error) {
 	sum := md5.Sum(body)
 	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket:        aws.String(s.bucket),
@@ -59,20 +45,20 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int
 	}, unsignedPayload)
 	op := "upload part " + strconv.Itoa(int(number)) + " of"
 	if err != nil {
-		return Part{}, s.wrap(op, key, err, ErrNoSuchUpload)
+		return sync.Part{}, s.wrap(op, key, err, sync.ErrNoSuchUpload)
 	}
 	etag := unquote(aws.ToString(out.ETag))
 	if err := s.checkETag(op, key, etag, sum, out.ServerSideEncryption); err != nil {
-		return Part{}, err
+		return sync.Part{}, err
 	}
-	return Part{Number: number, ETag: etag, Size: int64(len(body))}, nil
+	return sync.Part{Number: number, ETag: etag, Size: int64(len(body))}, nil
 }
 
 // ListParts returns every part the server holds for the upload (ListParts,
 // paginated), in part-number order. An upload that no longer exists gives an
 // error matching ErrNoSuchUpload.
-func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]Part, error) {
-	var parts []Part
+func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]sync.Part, error) {
+	var parts []sync.Part
 	pages := s3.NewListPartsPaginator(s.client, &s3.ListPartsInput{
 		Bucket:   aws.String(s.bucket),
 		Key:      aws.String(key),
@@ -81,10 +67,10 @@ func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]Part, er
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, s.wrap("list parts of", key, err, ErrNoSuchUpload)
+			return nil, s.wrap("list parts of", key, err, sync.ErrNoSuchUpload)
 		}
 		for _, part := range page.Parts {
-			parts = append(parts, Part{
+			parts = append(parts, sync.Part{
 				Number: aws.ToInt32(part.PartNumber),
 				ETag:   unquote(aws.ToString(part.ETag)),
 				Size:   aws.ToInt64(part.Size),
@@ -97,7 +83,7 @@ func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]Part, er
 
 // CompleteMultipart completes the upload from parts, which must be in
 // part-number order, and returns the object's ETag (without quotes).
-func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (string, error) {
+func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []sync.Part) (string, error) {
 	completed := make([]types.CompletedPart, len(parts))
 	for i, part := range parts {
 		completed[i] = types.CompletedPart{
@@ -112,7 +98,7 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
 	})
 	if err != nil {
-		return "", s.wrap("complete multipart upload", key, err, ErrNoSuchUpload)
+		return "", s.wrap("complete multipart upload", key, err, sync.ErrNoSuchUpload)
 	}
 	return unquote(aws.ToString(out.ETag)), nil
 }
@@ -125,17 +111,17 @@ func (s *Store) AbortMultipart(ctx context.Context, key, uploadID string) error 
 		Key:      aws.String(key),
 		UploadId: aws.String(uploadID),
 	})
-	if err == nil || classify(err, ErrNoSuchUpload) == ErrNoSuchUpload {
+	if err == nil || classify(err, sync.ErrNoSuchUpload) == sync.ErrNoSuchUpload {
 		return nil
 	}
-	return s.wrap("abort multipart upload", key, err, ErrNoSuchUpload)
+	return s.wrap("abort multipart upload", key, err, sync.ErrNoSuchUpload)
 }
 
 // Uploads returns the unfinished multipart uploads whose keys start with
 // prefix (ListMultipartUploads, paginated), in the server's order: by key,
 // then by initiation time.
-func (s *Store) Uploads(ctx context.Context, prefix string) ([]Upload, error) {
-	var uploads []Upload
+func (s *Store) Uploads(ctx context.Context, prefix string) ([]sync.MultipartUpload, error) {
+	var uploads []sync.MultipartUpload
 	pages := s3.NewListMultipartUploadsPaginator(s.client, &s3.ListMultipartUploadsInput{
 		Bucket: aws.String(s.bucket),
 		Prefix: aws.String(prefix),
@@ -143,10 +129,10 @@ func (s *Store) Uploads(ctx context.Context, prefix string) ([]Upload, error) {
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, s.wrap("list multipart uploads", prefix, err, ErrNoSuchBucket)
+			return nil, s.wrap("list multipart uploads", prefix, err, sync.ErrNoSuchBucket)
 		}
 		for _, upload := range page.Uploads {
-			uploads = append(uploads, Upload{
+			uploads = append(uploads, sync.MultipartUpload{
 				Key:       aws.ToString(upload.Key),
 				UploadID:  aws.ToString(upload.UploadId),
 				Initiated: aws.ToTime(upload.Initiated),
@@ -154,14 +140,4 @@ func (s *Store) Uploads(ctx context.Context, prefix string) ([]Upload, error) {
 		}
 	}
 	return uploads, nil
-}
-
-// MultipartETag returns the ETag S3 gives a multipart object made of parts
-// with these MD5 digests, in part order: hex(md5(md5_1 || ... || md5_n)) + "-" + n.
-func MultipartETag(partMD5s [][16]byte) string {
-	hash := md5.New()
-	for _, sum := range partMD5s {
-		hash.Write(sum[:])
-	}
-	return hex.EncodeToString(hash.Sum(nil)) + "-" + strconv.Itoa(len(partMD5s))
 }

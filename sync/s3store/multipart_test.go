@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s3seal/s3seal/sync/s3store"
+	"github.com/s3seal/s3seal/sync"
 )
 
 // partMD5s returns the MD5s of body cut into parts of partSize bytes.
@@ -26,11 +26,11 @@ func TestMultipartUpload(t *testing.T) {
 	ctx := context.Background()
 	const partSize = 5 << 20
 	body := randomBytes(t, 2*partSize+1<<20+3)
-	uploadID, err := store.CreateMultipart(ctx, "big/object", s3store.PutOptions{})
+	uploadID, err := store.CreateMultipart(ctx, "big/object", sync.PutOptions{})
 	if err != nil {
 		t.Fatalf("CreateMultipart = %v", err)
 	}
-	var sent []s3store.Part
+	var sent []sync.Part
 	// Upload out of order: ListParts must still return part-number order.
 	for _, number := range []int32{2, 3, 1} {
 		start := int(number-1) * partSize
@@ -39,7 +39,7 @@ func TestMultipartUpload(t *testing.T) {
 		if err != nil {
 			t.Fatalf("UploadPart(%d) = %v", number, err)
 		}
-		want := s3store.Part{Number: number, ETag: md5Hex(chunk), Size: int64(len(chunk))}
+		want := sync.Part{Number: number, ETag: md5Hex(chunk), Size: int64(len(chunk))}
 		if part != want {
 			t.Errorf("UploadPart(%d) = %+v; want %+v", number, part, want)
 		}
@@ -49,7 +49,7 @@ func TestMultipartUpload(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListParts = %v", err)
 	}
-	slices.SortFunc(sent, func(a, b s3store.Part) int { return int(a.Number - b.Number) })
+	slices.SortFunc(sent, func(a, b sync.Part) int { return int(a.Number - b.Number) })
 	if !slices.Equal(listed, sent) {
 		t.Errorf("ListParts = %+v; want %+v", listed, sent)
 	}
@@ -57,7 +57,7 @@ func TestMultipartUpload(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CompleteMultipart = %v", err)
 	}
-	if want := s3store.MultipartETag(partMD5s(body, partSize)); etag != want {
+	if want := sync.MultipartETag(partMD5s(body, partSize)); etag != want {
 		t.Errorf("CompleteMultipart ETag = %q; want MultipartETag %q", etag, want)
 	}
 	obj, err := store.Head(ctx, "big/object")
@@ -77,11 +77,11 @@ func TestAbortAndUnfinishedUploads(t *testing.T) {
 	store, _ := newStore(t)
 	ctx := context.Background()
 	before := time.Now().Add(-time.Minute)
-	uploadID, err := store.CreateMultipart(ctx, "pending/file", s3store.PutOptions{})
+	uploadID, err := store.CreateMultipart(ctx, "pending/file", sync.PutOptions{})
 	if err != nil {
 		t.Fatalf("CreateMultipart = %v", err)
 	}
-	if _, err := store.CreateMultipart(ctx, "elsewhere/file", s3store.PutOptions{}); err != nil {
+	if _, err := store.CreateMultipart(ctx, "elsewhere/file", sync.PutOptions{}); err != nil {
 		t.Fatalf("CreateMultipart = %v", err)
 	}
 	if _, err := store.UploadPart(ctx, "pending/file", uploadID, 1, []byte("part one")); err != nil {
@@ -105,33 +105,14 @@ func TestAbortAndUnfinishedUploads(t *testing.T) {
 		t.Errorf("Uploads(pending/) after abort = %+v, %v; want none", uploads, err)
 	}
 	_, err = store.UploadPart(ctx, "pending/file", uploadID, 2, []byte("late part"))
-	if !errors.Is(err, s3store.ErrNoSuchUpload) {
+	if !errors.Is(err, sync.ErrNoSuchUpload) {
 		t.Errorf("UploadPart after abort = %v; want ErrNoSuchUpload", err)
 	}
-	if _, err := store.ListParts(ctx, "pending/file", uploadID); !errors.Is(err, s3store.ErrNoSuchUpload) {
+	if _, err := store.ListParts(ctx, "pending/file", uploadID); !errors.Is(err, sync.ErrNoSuchUpload) {
 		t.Errorf("ListParts after abort = %v; want ErrNoSuchUpload", err)
 	}
 	if _, err := store.CompleteMultipart(ctx, "pending/file", uploadID,
-		[]s3store.Part{{Number: 1, ETag: md5Hex([]byte("part one")), Size: 8}}); !errors.Is(err, s3store.ErrNoSuchUpload) {
+		[]sync.Part{{Number: 1, ETag: md5Hex([]byte("part one")), Size: 8}}); !errors.Is(err, sync.ErrNoSuchUpload) {
 		t.Errorf("CompleteMultipart after abort = %v; want ErrNoSuchUpload", err)
-	}
-}
-
-func TestMultipartETag(t *testing.T) {
-	one, two := md5.Sum([]byte("one")), md5.Sum([]byte("two"))
-	tests := []struct {
-		parts [][16]byte
-		want  string
-	}{
-		// Known answers computed with another MD5 implementation; the
-		// multipart tests also compare with the server's ETags.
-		{nil, "d41d8cd98f00b204e9800998ecf8427e-0"},
-		{[][16]byte{one}, "f9b4018028d097c99d5827f9fd8a6557-1"},
-		{[][16]byte{one, two}, "1397b7ee3222e3980d0d20f23a871b02-2"},
-	}
-	for _, test := range tests {
-		if got := s3store.MultipartETag(test.parts); got != test.want {
-			t.Errorf("MultipartETag(%d parts) = %q; want %q", len(test.parts), got, test.want)
-		}
 	}
 }

@@ -10,35 +10,20 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3seal/s3seal/sync"
 )
-
-// Object describes one object as the server lists or heads it.
-type Object struct {
-	Key          string
-	ETag         string // without quotes
-	Size         int64
-	StorageClass string
-	LastModified time.Time
-	Metadata     map[string]string // user metadata; only filled by Head
-}
-
-// PutOptions are the options of an upload or copy.
-type PutOptions struct {
-	// StorageClass is the S3 storage class ("" = the bucket's default).
-	StorageClass string
-}
 
 // List calls fn for every object whose key starts with prefix, in key order
 // (ListObjectsV2, paginated, 1,000 keys per page; nothing else is read). The
 // prefix is used as given: pass "p/" to list a folder. An error from fn stops
 // the listing and is returned as is.
-func (s *Store) List(ctx context.Context, prefix string, fn func(Object) error) error {
+func (s *Store) List(ctx context.Context, prefix string, fn func(sync.Object) error) error {
 	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
 		Bucket:  aws.String(s.bucket),
 		Prefix:  aws.String(prefix),
@@ -47,10 +32,10 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(Object) error) 
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return s.wrap("list", prefix, err, ErrNoSuchBucket)
+			return s.wrap("list", prefix, err, sync.ErrNoSuchBucket)
 		}
 		for _, obj := range page.Contents {
-			err := fn(Object{
+			err := fn(sync.Object{
 				Key:          aws.ToString(obj.Key),
 				ETag:         unquote(aws.ToString(obj.ETag)),
 				Size:         aws.ToInt64(obj.Size),
@@ -67,15 +52,15 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(Object) error) 
 
 // Head returns the object's description, including its user metadata. A
 // missing object gives an error matching ErrNotFound.
-func (s *Store) Head(ctx context.Context, key string) (Object, error) {
+func (s *Store) Head(ctx context.Context, key string) (sync.Object, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(key),
 	})
 	if err != nil {
-		return Object{}, s.wrap("head", key, err, ErrNotFound)
+		return sync.Object{}, s.wrap("head", key, err, sync.ErrNotFound)
 	}
-	return Object{
+	return sync.Object{
 		Key:          key,
 		ETag:         unquote(aws.ToString(out.ETag)),
 		Size:         aws.ToInt64(out.ContentLength),
@@ -89,7 +74,7 @@ func (s *Store) Head(ctx context.Context, key string) (Object, error) {
 // returns the object's ETag (without quotes). When the server returns an
 // MD5-shaped ETag that is not the MD5 of body, the error matches
 // ErrETagMismatch. No user metadata is ever sent.
-func (s *Store) Put(ctx context.Context, key string, body []byte, opts PutOptions) (string, error) {
+func (s *Store) Put(ctx context.Context, key string, body []byte, opts sync.PutOptions) (string, error) {
 	sum := md5.Sum(body)
 	out, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
@@ -100,7 +85,7 @@ func (s *Store) Put(ctx context.Context, key string, body []byte, opts PutOption
 		StorageClass:  types.StorageClass(opts.StorageClass),
 	}, unsignedPayload)
 	if err != nil {
-		return "", s.wrap("put", key, err, ErrNoSuchBucket)
+		return "", s.wrap("put", key, err, sync.ErrNoSuchBucket)
 	}
 	etag := unquote(aws.ToString(out.ETag))
 	if err := s.checkETag("put", key, etag, sum, out.ServerSideEncryption); err != nil {
@@ -109,26 +94,20 @@ func (s *Store) Put(ctx context.Context, key string, body []byte, opts PutOption
 	return etag, nil
 }
 
-// Get returns the object's body, which the caller closes, and the object's
-// size. A missing object gives an error matching ErrNotFound, an archived one
-// ErrInvalidObjectState.
-func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
-	body, obj, err := s.GetObject(ctx, key)
-	return body, obj.Size, err
-}
-
-// GetObject is Get that also returns the object's ETag (without quotes) and
-// size from the same response, so a caller can check that the body it reads
-// is the object it expects. Errors are those of Get.
-func (s *Store) GetObject(ctx context.Context, key string) (io.ReadCloser, Object, error) {
+// Get returns the object's body, which the caller closes, and its ETag
+// (without quotes), size, storage class and modification time from the same
+// response, so a caller can check that the body it reads is the object it
+// expects. A missing object gives an error matching ErrNotFound, an archived
+// one ErrInvalidObjectState.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, sync.Object, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(key),
 	})
 	if err != nil {
-		return nil, Object{}, s.wrap("get", key, err, ErrNotFound)
+		return nil, sync.Object{}, s.wrap("get", key, err, sync.ErrNotFound)
 	}
-	obj := Object{Key: key, ETag: unquote(aws.ToString(out.ETag)), Size: aws.ToInt64(out.ContentLength),
+	obj := sync.Object{Key: key, ETag: unquote(aws.ToString(out.ETag)), Size: aws.ToInt64(out.ContentLength),
 		StorageClass: string(out.StorageClass), LastModified: aws.ToTime(out.LastModified)}
 	return out.Body, obj, nil
 }
@@ -152,7 +131,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
 		})
 		if err != nil {
-			return s.wrap("delete", batch[0], err, ErrNoSuchBucket)
+			return s.wrap("delete", batch[0], err, sync.ErrNoSuchBucket)
 		}
 		if len(out.Errors) > 0 {
 			return s.deleteErrors(out.Errors)
@@ -191,7 +170,7 @@ func (s *Store) checkETag(op, key, etag string, sum [md5.Size]byte, sse types.Se
 		return nil
 	}
 	if want := hex.EncodeToString(sum[:]); !strings.EqualFold(etag, want) {
-		return s.newError(op, key, ErrETagMismatch, fmt.Sprintf("server returned %s, want %s", etag, want))
+		return s.newError(op, key, sync.ErrETagMismatch, fmt.Sprintf("server returned %s, want %s", etag, want))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 )
 
@@ -39,7 +40,7 @@ func TestPutCorrectsClockSkew(t *testing.T) {
 	store := openStore(t, s3store.Config{Bucket: "b", Endpoint: srv.URL, Region: "us-east-1",
 		AccessKey: "k", SecretKey: "s", MaxAttempts: 3})
 	for _, key := range []string{"first", "second"} {
-		if _, err := store.Put(context.Background(), key, []byte(key), s3store.PutOptions{}); err != nil {
+		if _, err := store.Put(context.Background(), key, []byte(key), sync.PutOptions{}); err != nil {
 			t.Fatalf("Put(%s) to a server an hour ahead = %v", key, err)
 		}
 	}

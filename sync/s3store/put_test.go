@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
@@ -40,7 +41,7 @@ func TestPutAwkwardKeys(t *testing.T) {
 		}
 	}
 	var listed []string
-	if err := store.List(context.Background(), "", func(o s3store.Object) error {
+	if err := store.List(context.Background(), "", func(o sync.Object) error {
 		listed = append(listed, o.Key)
 		return nil
 	}); err != nil {
@@ -61,7 +62,7 @@ func TestPutSendsStorageClassAndNoMetadata(t *testing.T) {
 	srv := s3test.Get(t)
 	cfg, rec := withRecorder(srv.Config(srv.NewBucket(t)), nil)
 	store := openStore(t, cfg)
-	if _, err := store.Put(context.Background(), "k", []byte("x"), s3store.PutOptions{StorageClass: "STANDARD"}); err != nil {
+	if _, err := store.Put(context.Background(), "k", []byte("x"), sync.PutOptions{StorageClass: "STANDARD"}); err != nil {
 		t.Fatal(err)
 	}
 	puts := rec.filter(func(r recordedRequest) bool { return r.method == http.MethodPut })
@@ -89,14 +90,14 @@ func TestPutErrors(t *testing.T) {
 	ctx := context.Background()
 
 	missing := srv.Config("no-such-bucket-" + srv.NewBucket(t))
-	if _, err := openStore(t, missing).Put(ctx, "k", []byte("x"), s3store.PutOptions{}); !errors.Is(err, s3store.ErrNoSuchBucket) {
+	if _, err := openStore(t, missing).Put(ctx, "k", []byte("x"), sync.PutOptions{}); !errors.Is(err, sync.ErrNoSuchBucket) {
 		t.Errorf("Put into a missing bucket = %v; want ErrNoSuchBucket", err)
 	}
 
 	closed := s3store.Config{Bucket: "any-bucket", Endpoint: "http://127.0.0.1:1", Region: "us-east-1",
 		AccessKey: "key", SecretKey: "secret", MaxAttempts: 2}
-	_, err := openStore(t, closed).Put(ctx, "k", []byte("x"), s3store.PutOptions{})
-	if !errors.Is(err, s3store.ErrUnreachable) {
+	_, err := openStore(t, closed).Put(ctx, "k", []byte("x"), sync.PutOptions{})
+	if !errors.Is(err, sync.ErrUnreachable) {
 		t.Errorf("Put to a closed port = %v; want ErrUnreachable", err)
 	}
 	var detailed interface{ Detail() string }

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/s3seal/s3seal/sync"
 )
 
 // Config says which bucket to use and how to reach it.
@@ -277,7 +279,7 @@ func (s *Store) CheckBucket(ctx context.Context) error {
 		return nil
 	}
 	if httpStatus(err) != http.StatusForbidden {
-		return s.wrap("head bucket", "", err, ErrNoSuchBucket)
+		return s.wrap("head bucket", "", err, sync.ErrNoSuchBucket)
 	}
 	_, listErr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket:  aws.String(s.bucket),
@@ -288,7 +290,7 @@ func (s *Store) CheckBucket(ctx context.Context) error {
 		// for what s3seal does.
 		return nil
 	}
-	return s.wrap("check bucket", "", listErr, ErrNoSuchBucket)
+	return s.wrap("check bucket", "", listErr, sync.ErrNoSuchBucket)
 }
 
 // CreateBucket creates the bucket in the store's region. A bucket that
@@ -307,7 +309,7 @@ func (s *Store) CreateBucket(ctx context.Context) error {
 		(errors.As(err, &apiErr) && apiErr.ErrorCode() == "BucketAlreadyOwnedByYou") {
 		return nil
 	}
-	return s.wrap("create bucket", "", err, ErrNoSuchBucket)
+	return s.wrap("create bucket", "", err, sync.ErrNoSuchBucket)
 }
 
 // Buckets returns the names of the buckets the credentials own

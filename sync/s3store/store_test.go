@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
@@ -70,14 +71,14 @@ func TestPutDetectsETagMismatch(t *testing.T) {
 		serverETag string
 		wantErr    error
 	}{
-		{"0123456789abcdef0123456789abcdef", s3store.ErrETagMismatch}, // MD5-shaped, wrong
-		{"0123456789abcdef0123456789abcdef-2", nil},                   // not an MD5: unchecked
+		{"0123456789abcdef0123456789abcdef", sync.ErrETagMismatch}, // MD5-shaped, wrong
+		{"0123456789abcdef0123456789abcdef-2", nil},                // not an MD5: unchecked
 		{"opaque", nil},
 	}
 	for _, test := range tests {
 		cfg, _ := withRecorder(srv.Config(bucket), replaceETag(test.serverETag))
 		store := openStore(t, cfg)
-		etag, err := store.Put(context.Background(), "k", []byte("body"), s3store.PutOptions{})
+		etag, err := store.Put(context.Background(), "k", []byte("body"), sync.PutOptions{})
 		if !errors.Is(err, test.wantErr) || (test.wantErr == nil && err != nil) {
 			t.Errorf("Put with server ETag %q = %q, %v; want error %v", test.serverETag, etag, err, test.wantErr)
 		}
@@ -95,7 +96,7 @@ func TestNoRequestAsksFor100Continue(t *testing.T) {
 	ctx := context.Background()
 	body := randomBytes(t, 16<<20)
 	put(t, store, "big", body)
-	uploadID, err := store.CreateMultipart(ctx, "multi", s3store.PutOptions{})
+	uploadID, err := store.CreateMultipart(ctx, "multi", sync.PutOptions{})
 	if err != nil {
 		t.Fatalf("CreateMultipart = %v", err)
 	}
@@ -133,7 +134,7 @@ func TestListPaginatesByThousand(t *testing.T) {
 	group.SetLimit(8)
 	for _, key := range append(slices.Clone(want), "o", "q/outside", "pa", "p.txt") {
 		group.Go(func() error {
-			_, err := store.Put(ctx, key, []byte(key), s3store.PutOptions{})
+			_, err := store.Put(ctx, key, []byte(key), sync.PutOptions{})
 			return err
 		})
 	}
@@ -142,7 +143,7 @@ func TestListPaginatesByThousand(t *testing.T) {
 	}
 	before := rec.count(isListObjectsV2)
 	var got []string
-	err := store.List(context.Background(), "p/", func(obj s3store.Object) error {
+	err := store.List(context.Background(), "p/", func(obj sync.Object) error {
 		if wantETag := md5Hex([]byte(obj.Key)); obj.ETag != wantETag || obj.Size != int64(len(obj.Key)) {
 			return fmt.Errorf("object %s: ETag %q, size %d; want %q, %d", obj.Key, obj.ETag, obj.Size, wantETag, len(obj.Key))
 		}
@@ -168,7 +169,7 @@ func TestListStopsOnCallbackError(t *testing.T) {
 	}
 	stop := errors.New("stop here")
 	calls := 0
-	err := store.List(context.Background(), "", func(s3store.Object) error {
+	err := store.List(context.Background(), "", func(sync.Object) error {
 		calls++
 		return stop
 	})
@@ -182,13 +183,13 @@ func TestMissingObjects(t *testing.T) {
 	store, cfg := newStore(t)
 	ctx := context.Background()
 	_, _, err := store.Get(ctx, "missing/key")
-	if !errors.Is(err, s3store.ErrNotFound) {
+	if !errors.Is(err, sync.ErrNotFound) {
 		t.Errorf("Get(missing) = %v; want ErrNotFound", err)
 	}
 	if want := "get s3://" + cfg.Bucket + "/missing/key: "; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Get(missing) error = %q; want it to start with %q", err, want)
 	}
-	if _, err := store.Head(ctx, "missing/key"); !errors.Is(err, s3store.ErrNotFound) {
+	if _, err := store.Head(ctx, "missing/key"); !errors.Is(err, sync.ErrNotFound) {
 		t.Errorf("Head(missing) = %v; want ErrNotFound", err)
 	}
 }
@@ -240,7 +241,7 @@ func TestCopy(t *testing.T) {
 	body := randomBytes(t, 100<<10)
 	src := "dir/source file+plus&amp=ü"
 	srcETag := put(t, store, src, body)
-	etag, err := store.Copy(ctx, src, "copies/dst", s3store.PutOptions{})
+	etag, err := store.Copy(ctx, src, "copies/dst", sync.PutOptions{})
 	if err != nil {
 		t.Fatalf("Copy = %v", err)
 	}
@@ -250,7 +251,7 @@ func TestCopy(t *testing.T) {
 	if got := get(t, store, "copies/dst"); !equalBytes(got, body) {
 		t.Errorf("Get(copy) differs from the source")
 	}
-	if _, err := store.Copy(ctx, "missing", "dst2", s3store.PutOptions{}); !errors.Is(err, s3store.ErrNotFound) {
+	if _, err := store.Copy(ctx, "missing", "dst2", sync.PutOptions{}); !errors.Is(err, sync.ErrNotFound) {
 		t.Errorf("Copy(missing) = %v; want ErrNotFound", err)
 	}
 }
@@ -262,11 +263,11 @@ func TestCopyLargeUsesParts(t *testing.T) {
 	s3store.SetCopyLimits(store, 1<<20, partSize)
 	body := randomBytes(t, 2*partSize+12345)
 	put(t, store, "src", body)
-	etag, err := store.Copy(context.Background(), "src", "dst", s3store.PutOptions{})
+	etag, err := store.Copy(context.Background(), "src", "dst", sync.PutOptions{})
 	if err != nil {
 		t.Fatalf("Copy = %v", err)
 	}
-	want := s3store.MultipartETag(partMD5s(body, partSize))
+	want := sync.MultipartETag(partMD5s(body, partSize))
 	if etag != want {
 		t.Errorf("multipart Copy ETag = %q; want %q", etag, want)
 	}
@@ -282,10 +283,10 @@ func TestCheckAndCreateBucket(t *testing.T) {
 	name := fmt.Sprintf("s3seal-create-%d", time.Now().UnixNano())
 	store := openStore(t, srv.Config(name))
 	err := store.CheckBucket(ctx)
-	if !errors.Is(err, s3store.ErrNoSuchBucket) {
+	if !errors.Is(err, sync.ErrNoSuchBucket) {
 		t.Errorf("CheckBucket(missing) = %v; want ErrNoSuchBucket", err)
 	}
-	if _, err := store.Put(ctx, "k", []byte("x"), s3store.PutOptions{}); !errors.Is(err, s3store.ErrNoSuchBucket) {
+	if _, err := store.Put(ctx, "k", []byte("x"), sync.PutOptions{}); !errors.Is(err, sync.ErrNoSuchBucket) {
 		t.Errorf("Put into missing bucket = %v; want ErrNoSuchBucket", err)
 	}
 	for i := range 2 {
@@ -312,13 +313,13 @@ func TestWrongSecretIsBadCredentials(t *testing.T) {
 	cfg.SecretKey = "not-the-" + cfg.SecretKey
 	store := openStore(t, cfg)
 	err := store.CheckBucket(context.Background())
-	if !errors.Is(err, s3store.ErrBadCredentials) {
+	if !errors.Is(err, sync.ErrBadCredentials) {
 		t.Errorf("CheckBucket with a wrong secret = %v; want ErrBadCredentials", err)
 	}
 	if err != nil && strings.Contains(err.Error(), cfg.SecretKey) {
 		t.Errorf("CheckBucket error %q contains the secret key", err)
 	}
-	if _, err := store.Put(context.Background(), "k", []byte("x"), s3store.PutOptions{}); !errors.Is(err, s3store.ErrBadCredentials) {
+	if _, err := store.Put(context.Background(), "k", []byte("x"), sync.PutOptions{}); !errors.Is(err, sync.ErrBadCredentials) {
 		t.Errorf("Put with a wrong secret = %v; want ErrBadCredentials", err)
 	}
 }
@@ -335,7 +336,7 @@ func TestClosedPortIsUnreachable(t *testing.T) {
 	})
 	start := time.Now()
 	err := store.CheckBucket(context.Background())
-	if !errors.Is(err, s3store.ErrUnreachable) {
+	if !errors.Is(err, sync.ErrUnreachable) {
 		t.Errorf("CheckBucket on a closed port = %v; want ErrUnreachable", err)
 	}
 	if elapsed := time.Since(start); elapsed > 10*time.Second {
@@ -348,11 +349,11 @@ func TestCanceledContextIsNotUnreachable(t *testing.T) {
 	store, _ := newStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := store.Put(ctx, "k", []byte("x"), s3store.PutOptions{})
+	_, err := store.Put(ctx, "k", []byte("x"), sync.PutOptions{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Put with a canceled context = %v; want context.Canceled", err)
 	}
-	for _, sentinel := range []error{s3store.ErrUnreachable, s3store.ErrBadCredentials, s3store.ErrNotFound} {
+	for _, sentinel := range []error{sync.ErrUnreachable, sync.ErrBadCredentials, sync.ErrNotFound} {
 		if errors.Is(err, sentinel) {
 			t.Errorf("Put with a canceled context = %v; want it not to match %v", err, sentinel)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 )
 
@@ -80,7 +81,7 @@ func run(client, bucket, endpoint string, jobs, overhead int, root string) error
 			return err
 		}
 		put = func(ctx context.Context, key string, body []byte) error {
-			_, err := st.Put(ctx, key, body, s3store.PutOptions{})
+			_, err := st.Put(ctx, key, body, sync.PutOptions{})
 			return err
 		}
 	default:

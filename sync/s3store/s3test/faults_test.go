@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
+	gosync "sync"
 	"testing"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
@@ -20,11 +21,12 @@ func TestProxyTruncatesResponses(t *testing.T) {
 	proxy, st, direct := proxied(t)
 	ctx := context.Background()
 	body := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
-	if _, err := direct.Put(ctx, "obj", body, s3store.PutOptions{}); err != nil {
+	if _, err := direct.Put(ctx, "obj", body, sync.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	proxy.SetFault(s3test.Nth(s3test.OpGetObject, 1, s3test.Fault{Truncate: true, TruncateAfter: -1}))
-	rc, size, err := st.Get(ctx, "obj")
+	rc, obj, err := st.Get(ctx, "obj")
+	size := obj.Size
 	if err != nil {
 		t.Fatalf("Get through a truncating proxy = %v; want the response to start", err)
 	}
@@ -53,7 +55,7 @@ func TestProxySlowDownDocument(t *testing.T) {
 	proxy, st, _ := proxied(t) // one attempt per request
 	ctx := context.Background()
 	proxy.SetFault(s3test.Nth(s3test.OpPutObject, 1, s3test.Fault{Status: 503}))
-	_, err := st.Put(ctx, "obj", []byte("x"), s3store.PutOptions{})
+	_, err := st.Put(ctx, "obj", []byte("x"), sync.PutOptions{})
 	if err == nil || !strings.Contains(err.Error(), "SlowDown") || !strings.Contains(err.Error(), "503") {
 		t.Errorf("Put answered 503 = %v; want a 503 SlowDown error", err)
 	}
@@ -78,7 +80,7 @@ func TestRandomFaultsAreRetried(t *testing.T) {
 	proxy.SetFault(s3test.RandomFaults(7, s3test.Rates{InternalError: 0.05, SlowDown: 0.02, Reset: 0.02}))
 	const puts = 300
 	body := bytes.Repeat([]byte("b"), 64<<10)
-	var wg sync.WaitGroup
+	var wg gosync.WaitGroup
 	errs := make(chan error, puts)
 	sem := make(chan struct{}, 32)
 	for i := range puts {
@@ -87,7 +89,7 @@ func TestRandomFaultsAreRetried(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if _, err := st.Put(context.Background(), fmt.Sprintf("k%03d", i), body, s3store.PutOptions{}); err != nil {
+			if _, err := st.Put(context.Background(), fmt.Sprintf("k%03d", i), body, sync.PutOptions{}); err != nil {
 				errs <- err
 			}
 		}()
@@ -107,7 +109,7 @@ func TestRandomFaultsAreRetried(t *testing.T) {
 	}
 	t.Logf("%d Puts, %d requests, faults %v", puts, proxy.Requests(""), faults)
 	var listed int
-	err = st.List(context.Background(), "", func(s3store.Object) error { listed++; return nil })
+	err = st.List(context.Background(), "", func(sync.Object) error { listed++; return nil })
 	if err != nil || listed != puts {
 		t.Errorf("List after the Puts: %d objects, %v; want %d", listed, err, puts)
 	}
@@ -120,7 +122,7 @@ func TestNthFaultsOneRequest(t *testing.T) {
 	proxy.SetFault(s3test.Nth(s3test.OpPutObject, 2, s3test.Fault{Status: 500}))
 	var results []bool
 	for i := range 3 {
-		_, err := st.Put(ctx, fmt.Sprint("k", i), []byte("x"), s3store.PutOptions{})
+		_, err := st.Put(ctx, fmt.Sprint("k", i), []byte("x"), sync.PutOptions{})
 		results = append(results, err == nil)
 	}
 	if results[0] != true || results[1] != false || results[2] != true {

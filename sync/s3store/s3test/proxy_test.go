@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sync"
+	gosync "sync"
 	"testing"
 	"time"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
@@ -36,7 +37,7 @@ func proxied(t *testing.T) (*s3test.Proxy, *s3store.Store, *s3store.Store) {
 func TestProxyCountsBodyBytesPerOperationAndKey(t *testing.T) {
 	proxy, st, _ := proxied(t)
 	ctx := context.Background()
-	var mu sync.Mutex
+	var mu gosync.Mutex
 	var totals []int64
 	proxy.OnBody(func(r *s3test.Request, total int64) {
 		mu.Lock()
@@ -44,10 +45,10 @@ func TestProxyCountsBodyBytesPerOperationAndKey(t *testing.T) {
 		mu.Unlock()
 	})
 	small := bytes.Repeat([]byte("s"), 1000)
-	if _, err := st.Put(ctx, "dir/small", small, s3store.PutOptions{}); err != nil {
+	if _, err := st.Put(ctx, "dir/small", small, sync.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	id, err := st.CreateMultipart(ctx, "dir/large", s3store.PutOptions{})
+	id, err := st.CreateMultipart(ctx, "dir/large", sync.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestProxyCountsBodyBytesPerOperationAndKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CompleteMultipart(ctx, "dir/large", id, []s3store.Part{p1, p2}); err != nil {
+	if _, err := st.CompleteMultipart(ctx, "dir/large", id, []sync.Part{p1, p2}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -132,12 +133,12 @@ func TestProxyFaults(t *testing.T) {
 				return s3test.Fault{}
 			})
 			ctx := context.Background()
-			_, err := st.Put(ctx, "obj", body, s3store.PutOptions{})
+			_, err := st.Put(ctx, "obj", body, sync.PutOptions{})
 			if (err != nil) != test.wantError {
 				t.Errorf("Put through the proxy = %v; want error: %v", err, test.wantError)
 			}
 			_, herr := direct.Head(ctx, "obj")
-			if stored := herr == nil; stored != test.stored || (herr != nil && !errors.Is(herr, s3store.ErrNotFound)) {
+			if stored := herr == nil; stored != test.stored || (herr != nil && !errors.Is(herr, sync.ErrNotFound)) {
 				t.Errorf("HEAD on the server = %v; want stored: %v", herr, test.stored)
 			}
 			if test.fault.Reset {
@@ -189,13 +190,13 @@ func TestProxyDownRefusesConnections(t *testing.T) {
 	if err := proxy.SetDown(true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Put(ctx, "obj", []byte("x"), s3store.PutOptions{}); !errors.Is(err, s3store.ErrUnreachable) {
+	if _, err := st.Put(ctx, "obj", []byte("x"), sync.PutOptions{}); !errors.Is(err, sync.ErrUnreachable) {
 		t.Errorf("Put while down = %v; want ErrUnreachable", err)
 	}
 	if err := proxy.SetDown(false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Put(ctx, "obj", []byte("x"), s3store.PutOptions{}); err != nil {
+	if _, err := st.Put(ctx, "obj", []byte("x"), sync.PutOptions{}); err != nil {
 		t.Errorf("Put after SetDown(false) = %v; want success", err)
 	}
 }
@@ -207,7 +208,7 @@ func TestProxyCapturesBodiesAndRewritesAnswers(t *testing.T) {
 	proxy, st, _ := proxied(t)
 	ctx := context.Background()
 	proxy.Capture(s3test.OpUploadPart)
-	id, err := st.CreateMultipart(ctx, "k", s3store.PutOptions{})
+	id, err := st.CreateMultipart(ctx, "k", sync.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
