@@ -146,7 +146,7 @@ func (a *auditState) load(ctx context.Context) error {
 	if err := a.loadCatalog(); err != nil {
 		return err
 	}
-	skip := Options{Naming: a.naming}.skip()
+	skip := reserved(a.naming, nil)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		a.entries, err = Scan(gctx, a.opts.Source, skip, a.report.report)

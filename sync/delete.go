@@ -80,22 +80,22 @@ func excludedPath(skip func(string, bool) bool, rel string) bool {
 
 // deleteGone removes the objects, then the catalog rows, of the files
 // deleted locally. A dry run reports them as plan events with reason
-// "delete". Over opts.MaxDelete it deletes nothing and fails.
-func deleteGone(ctx context.Context, db *catalog.DB, store Bucket, opts Options, in DeleteInput, sum *Summary, r *reporter) error {
+// "delete". Over maxDelete it deletes nothing and fails.
+func deleteGone(ctx context.Context, db *catalog.DB, store Bucket, dryRun bool, maxDelete int, in DeleteInput, sum *Summary, r *reporter) error {
 	if err := db.Files(func(f catalog.File) error { in.Rows = append(in.Rows, f); return nil }); err != nil {
 		return fmt.Errorf("read catalog: %w", err)
 	}
 	gone := Deletions(in)
-	if opts.DryRun {
+	if dryRun {
 		for _, row := range gone {
-			r.report(Event{Kind: EventPlan, Path: row.Path, Reason: "delete", Size: row.Size})
+			r.report(Event{Kind: EventPlan, Action: "delete", Path: row.Path, Reason: "delete", Size: row.Size})
 		}
 	}
-	if opts.MaxDelete >= 0 && len(gone) > opts.MaxDelete {
+	if maxDelete >= 0 && len(gone) > maxDelete {
 		return fmt.Errorf("%w: %d files were deleted locally, more than the limit of %d; nothing was deleted",
-			ErrTooManyDeletes, len(gone), opts.MaxDelete)
+			ErrTooManyDeletes, len(gone), maxDelete)
 	}
-	if opts.DryRun {
+	if dryRun {
 		sum.Deleted = len(gone)
 		return nil
 	}

@@ -24,8 +24,15 @@ const (
 // Event is one thing the engine reports. Path is relative to the source (or
 // the destination for a restore) and slash-separated.
 type Event struct {
-	Kind   EventKind
-	Path   string
+	Kind EventKind
+	// Path is the file; for run-level events, what the event is about (an
+	// object key, the bucket's address, a new signing key's fingerprint).
+	Path string
+	// Action is, for plan events, what will be done: upload, resume, copy,
+	// delete, create-bucket (and push-mirror for the info event of a push).
+	Action string
+	// From is, for a copy, the path whose object is copied.
+	From   string
 	Reason string // a short code: "new", "changed", "remote-missing", "resumed", ...
 	Size   int64  // the file's plaintext size, when known
 	Bytes  int64  // bytes moved, for progress and done events

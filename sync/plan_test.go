@@ -32,24 +32,106 @@ func TestDecide(t *testing.T) {
 		in   Input
 		want Decision
 	}{
-		{"new file", Input{Local: local, ObjectKey: "p/a", Remote: remote}, Decision{Upload, "new"}},
-		{"unchanged", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Skip, "unchanged"}},
-		{"touched: hash first", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Hash, "stat-changed"}},
-		{"new inode: hash first", Input{Local: moved, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Hash, "stat-changed"}},
-		{"touched, same hash: record only", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA}, Decision{Record, "touched"}},
-		{"same stat, other hash (checksum run)", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumB, Checksum: true}, Decision{Upload, "changed"}},
-		{"touched, other hash", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumB}, Decision{Upload, "changed"}},
-		{"size changed: no hash needed", Input{Local: resized, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Upload, "changed"}},
-		{"checksum asks for a hash", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: remote, Checksum: true}, Decision{Hash, "checksum"}},
-		{"checksum, same hash", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, Checksum: true}, Decision{Skip, "unchanged"}},
-		{"object deleted", Input{Local: local, Row: &row, ObjectKey: "p/a"}, Decision{Upload, "remote-missing"}},
-		{"object overwritten", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: &Remote{ETag: "other", Size: 236}}, Decision{Upload, "remote-changed"}},
-		{"object truncated, same etag", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: &Remote{ETag: "etag", Size: 200}}, Decision{Upload, "remote-changed"}},
-		{"touched and object deleted", Input{Local: touched, Row: &row, ObjectKey: "p/a", PlainMD5: &sumA}, Decision{Upload, "remote-missing"}},
-		{"checksum, same MD5, other SHA-256 (collision)", Input{Local: local, Row: withRow(func(f *catalog.File) { f.PlainSHA256, f.HasSHA256 = shaA, true }), ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaB, Checksum: true}, Decision{Upload, "changed"}},
-		{"checksum, same MD5 and SHA-256", Input{Local: local, Row: withRow(func(f *catalog.File) { f.PlainSHA256, f.HasSHA256 = shaA, true }), ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaA, Checksum: true}, Decision{Skip, "unchanged"}},
-		{"row without SHA-256: MD5 decides", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaB}, Decision{Record, "touched"}},
-		{"key changed", Input{Local: local, Row: withRow(func(f *catalog.File) { f.ObjectKey = "old/a" }), ObjectKey: "p/a", Remote: remote}, Decision{Upload, "key-changed"}},
+		{"new file", Input{Local: local, ObjectKey: "p/a", Remote: remote}, Decision{Action: Upload, Reason: "new"}},
+		{"unchanged", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Action: Skip, Reason: "unchanged"}},
+		{"touched: hash first", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Action: Hash, Reason: "stat-changed"}},
+		{"new inode: hash first", Input{Local: moved, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Action: Hash, Reason: "stat-changed"}},
+		{"touched, same hash: record only", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA}, Decision{Action: Record, Reason: "touched"}},
+		{"same stat, other hash (checksum run)", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumB, Checksum: true}, Decision{Action: Upload, Reason: "changed"}},
+		{"touched, other hash", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumB}, Decision{Action: Upload, Reason: "changed"}},
+		{"size changed: no hash needed", Input{Local: resized, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Action: Upload, Reason: "changed"}},
+		{"checksum asks for a hash", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: remote, Checksum: true}, Decision{Action: Hash, Reason: "checksum"}},
+		{"checksum, same hash", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, Checksum: true}, Decision{Action: Skip, Reason: "unchanged"}},
+		{"object deleted", Input{Local: local, Row: &row, ObjectKey: "p/a"}, Decision{Action: Upload, Reason: "remote-missing"}},
+		{"object overwritten", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: &Remote{ETag: "other", Size: 236}}, Decision{Action: Upload, Reason: "remote-changed"}},
+		{"object truncated, same etag", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: &Remote{ETag: "etag", Size: 200}}, Decision{Action: Upload, Reason: "remote-changed"}},
+		{"touched and object deleted", Input{Local: touched, Row: &row, ObjectKey: "p/a", PlainMD5: &sumA}, Decision{Action: Upload, Reason: "remote-missing"}},
+		{"checksum, same MD5, other SHA-256 (collision)", Input{Local: local, Row: withRow(func(f *catalog.File) { f.PlainSHA256, f.HasSHA256 = shaA, true }), ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaB, Checksum: true}, Decision{Action: Upload, Reason: "changed"}},
+		{"checksum, same MD5 and SHA-256", Input{Local: local, Row: withRow(func(f *catalog.File) { f.PlainSHA256, f.HasSHA256 = shaA, true }), ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaA, Checksum: true}, Decision{Action: Skip, Reason: "unchanged"}},
+		{"row without SHA-256: MD5 decides", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaB}, Decision{Action: Record, Reason: "touched"}},
+		{"key changed", Input{Local: local, Row: withRow(func(f *catalog.File) { f.ObjectKey = "old/a" }), ObjectKey: "p/a", Remote: remote}, Decision{Action: Upload, Reason: "key-changed"}},
+	}
+	for _, tt := range tests {
+		if got := Decide(tt.in); got != tt.want {
+			t.Errorf("%s: Decide() = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestDecideNewFiles covers the decisions for paths the catalog has no row
+// of: resuming an upload in flight, and recognising a renamed or duplicated
+// file as a copy of an uploaded object, only when the bucket still lists that
+// object as recorded and no hash says the content differs.
+func TestDecideNewFiles(t *testing.T) {
+	const size = copyMinSize
+	sum, other := [16]byte{1}, [16]byte{2}
+	sha, otherSHA := [32]byte{1}, [32]byte{2}
+	local := Entry{Path: "renamed", Size: size, ModTime: 100, ChangeTime: 100, Inode: 9}
+	src := catalog.File{Path: "old", Size: size, PlainMD5: sum, PlainSHA256: sha, HasSHA256: true,
+		ObjectKey: "p/old", ETag: "etag-old", CipherSize: size + 236}
+	listed := &Remote{ETag: "etag-old", Size: size + 236}
+	twin := func(f func(*Twin)) []Twin {
+		tw := Twin{Row: src, Remote: listed}
+		if f != nil {
+			f(&tw)
+		}
+		return []Twin{tw}
+	}
+	small := local
+	small.Size = copyMinSize - 1
+	hashed := func(in Input) Input { in.PlainMD5, in.PlainSHA256 = &sum, &sha; return in }
+
+	tests := []struct {
+		name string
+		in   Input
+		want Decision
+	}{
+		{"new, no row of its size", Input{Local: local, ObjectKey: "p/renamed"}, Decision{Action: Upload, Reason: "new"}},
+		{"new, small: never checked", Input{Local: small, ObjectKey: "p/renamed", SizeKnown: true}, Decision{Action: Upload, Reason: "new"}},
+		{"new, a row of its size: hash first", Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true}, Decision{Action: Hash, Reason: "maybe-copy"}},
+		{"renamed: copy", hashed(Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true, Twins: twin(nil)}),
+			Decision{Action: Copy, Reason: "same-content", From: &src}},
+		{"twin's object gone", hashed(Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true,
+			Twins: twin(func(tw *Twin) { tw.Remote = nil })}), Decision{Action: Upload, Reason: "new"}},
+		{"twin's object replaced", hashed(Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true,
+			Twins: twin(func(tw *Twin) { tw.Remote = &Remote{ETag: "other", Size: size + 236} })}), Decision{Action: Upload, Reason: "new"}},
+		{"twin's object truncated", hashed(Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true,
+			Twins: twin(func(tw *Twin) { tw.Remote = &Remote{ETag: "etag-old", Size: 10} })}), Decision{Action: Upload, Reason: "new"}},
+		{"MD5 collision: SHA-256 differs", Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true, PlainMD5: &sum, PlainSHA256: &otherSHA,
+			Twins: twin(nil)}, Decision{Action: Upload, Reason: "new"}},
+		{"twin of other content", Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true, PlainMD5: &other, PlainSHA256: &sha,
+			Twins: twin(nil)}, Decision{Action: Upload, Reason: "new"}},
+		{"no twin after hashing", hashed(Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true}), Decision{Action: Upload, Reason: "new"}},
+		{"new with an upload in flight: resume, no copy check", Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true, InFlight: true},
+			Decision{Action: Resume, Reason: "new"}},
+	}
+	for _, tt := range tests {
+		got := Decide(tt.in)
+		if got.Action != tt.want.Action || got.Reason != tt.want.Reason || (got.From == nil) != (tt.want.From == nil) ||
+			got.From != nil && *got.From != *tt.want.From {
+			t.Errorf("%s: Decide() = %v %s from %v; want %v %s from %v", tt.name, got.Action, got.Reason, got.From, tt.want.Action, tt.want.Reason, tt.want.From)
+		}
+	}
+}
+
+// TestDecideResume: a file with an upload in flight resumes it whatever
+// makes it need an upload, and one that needs none leaves it (the run then
+// aborts it); the reason stays the content's.
+func TestDecideResume(t *testing.T) {
+	local := Entry{Path: "big", Size: 10, ModTime: 100, ChangeTime: 100, Inode: 7}
+	row := catalog.File{Path: "big", Size: 10, ModTime: 100, ChangeTime: 100, Inode: 7,
+		PlainMD5: [16]byte{1}, ObjectKey: "p/big", ETag: "etag", CipherSize: 236}
+	changed := local
+	changed.Size = 11
+	tests := []struct {
+		name string
+		in   Input
+		want Decision
+	}{
+		{"changed", Input{Local: changed, Row: &row, ObjectKey: "p/big", Remote: &Remote{ETag: "etag", Size: 236}, InFlight: true}, Decision{Action: Resume, Reason: "changed"}},
+		{"object missing", Input{Local: local, Row: &row, ObjectKey: "p/big", InFlight: true}, Decision{Action: Resume, Reason: "remote-missing"}},
+		{"unchanged", Input{Local: local, Row: &row, ObjectKey: "p/big", Remote: &Remote{ETag: "etag", Size: 236}, InFlight: true}, Decision{Action: Skip, Reason: "unchanged"}},
+		{"stat changed: hash first", Input{Local: changed, Row: &catalog.File{Path: "big", Size: 11}, ObjectKey: "p/big", InFlight: true}, Decision{Action: Hash, Reason: "stat-changed"}},
 	}
 	for _, tt := range tests {
 		if got := Decide(tt.in); got != tt.want {

@@ -114,6 +114,13 @@ type UploadLister interface {
 	Uploads(ctx context.Context, prefix string) ([]MultipartUpload, error)
 }
 
+// BucketCreator creates the bucket itself.
+type BucketCreator interface {
+	// CreateBucket creates the bucket; one that exists and is the
+	// caller's is not an error.
+	CreateBucket(ctx context.Context) error
+}
+
 // Bucket is the store the engine works on: one bucket, through the
 // interfaces above (usually one value implementing them all), and its name
 // for messages.
@@ -123,6 +130,7 @@ type Bucket struct {
 	Multipart
 	Copier
 	UploadLister
+	BucketCreator
 }
 
 // url is the s3:// address of prefix in the bucket, for messages.

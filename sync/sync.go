@@ -16,10 +16,20 @@ import (
 
 // Options configure a sync.
 type Options struct {
-	Source     string // absolute path of the folder to back up
-	Prefix     string // key prefix in the bucket, without leading or trailing "/"
-	Recipients []age.Recipient
-	Naming     cipher.Naming
+	Source string // absolute path of the folder to back up
+	Target string // "s3://bucket/prefix", which the catalog is bound to
+	Prefix string // key prefix in the bucket, without leading or trailing "/"
+	// Naming chooses hidden or plain object names for a new target; a
+	// known target keeps its own and refuses the other.
+	Naming NamingChoice
+	// CreateBucket says the bucket does not exist and is to be created
+	// first (a dry run only reports that it would be).
+	CreateBucket bool
+	// Keys returns the recipients to encrypt to and a string identifying
+	// them (see UpdateMirror). Sync calls it once the bucket exists and the
+	// target is prepared, before any file: in passphrase mode it seals a
+	// new target identity into the bucket. A dry run may return none.
+	Keys       func(ctx context.Context, db *catalog.DB, b Bucket) ([]age.Recipient, string, error)
 	Checksum   bool  // hash every file, whatever its stat says
 	DryRun     bool  // decide and report, change nothing anywhere
 	Jobs       int   // files (and parts) in flight; 0 = 4
@@ -37,7 +47,18 @@ type Options struct {
 	// MaxDelete, with Delete, makes the run fail with ErrTooManyDeletes,
 	// deleting nothing, when more files than this would go; negative: no limit.
 	MaxDelete int
-	Report    Reporter
+	// NoMirror leaves the catalog mirror in the bucket as it is; by default
+	// a run that changed the catalog pushes it (see UpdateMirror).
+	NoMirror bool
+	Report   Reporter
+}
+
+// run is what Sync resolved before the files: the naming and the keys.
+type run struct {
+	Options
+	naming     cipher.Naming
+	recipients []age.Recipient
+	keysID     string
 }
 
 // Summary counts what a sync did.
@@ -65,11 +86,16 @@ type task struct {
 	dec   Decision
 }
 
-// Sync backs opts.Source up to the store under opts.Prefix and records every
-// confirmed upload in db. Per-file failures are reported and counted in the
-// summary; the error is for failures of the run itself (source missing,
-// bucket unreachable, interrupted). An interrupted run keeps what finished.
-func Sync(ctx context.Context, db *catalog.DB, store Bucket, opts Options) (Summary, error) {
+// Sync backs opts.Source up to the bucket under opts.Prefix and records
+// every confirmed upload in db. In order it creates the bucket (with
+// CreateBucket), binds the catalog to the target and settles its naming,
+// asks for the keys, scans the source while it lists the bucket, carries
+// out each file's decision (see Decide), deletes what was deleted locally
+// (with Delete) and pushes the catalog mirror. Per-file failures are
+// reported and counted in the summary; the error is for failures of the run
+// itself (source missing, bucket unreachable, interrupted). An interrupted
+// run keeps what finished.
+func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary, error) {
 	if opts.Jobs <= 0 {
 		opts.Jobs = 4
 	}
@@ -92,40 +118,102 @@ func Sync(ctx context.Context, db *catalog.DB, store Bucket, opts Options) (Summ
 		r.fn = func(Event) {}
 	}
 
+	o := &run{Options: opts}
+	if opts.CreateBucket {
+		cr.report(Event{Kind: EventPlan, Action: "create-bucket", Path: "s3://" + b.Name, Reason: "missing"})
+		if !opts.DryRun {
+			if err := b.CreateBucket(ctx); err != nil {
+				return sum, err
+			}
+		}
+	}
+	if err := o.prepare(ctx, db, b, cr); err != nil {
+		return sum, err
+	}
+
 	var entries []Entry
 	var reported []string // paths the scan failed on or passed over
-	var remote *listing
+	remote := newListing(listPrefix(opts.Prefix))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		entries, err = Scan(gctx, opts.Source, opts.skip(), func(e Event) {
+		entries, err = Scan(gctx, opts.Source, o.skip(), func(e Event) {
 			reported = append(reported, e.Path)
 			cr.report(e)
 		})
 		return err
 	})
-	g.Go(func() (err error) {
-		remote, err = listRemote(gctx, store, opts.Prefix)
-		return err
-	})
+	if !opts.CreateBucket { // a new bucket holds nothing to list
+		g.Go(func() (err error) {
+			remote, err = listRemote(gctx, b, opts.Prefix)
+			return err
+		})
+	}
 	if err := g.Wait(); err != nil {
 		return sum, err
 	}
 	sum.Files = len(entries)
 	cr.report(scanEvent(entries))
-	if err := settleUploads(ctx, db, store, opts, &sum, cr); err != nil {
-		return sum, err
+	if !opts.CreateBucket {
+		if err := settleUploads(ctx, db, b, opts, &sum, cr); err != nil {
+			return sum, err
+		}
 	}
-	err := execute(ctx, db, store, opts, entries, remote, &sum, cr)
-	if err != nil || !opts.Delete {
-		return sum, err
+	err := execute(ctx, db, b, o, entries, remote, &sum, cr)
+	if err == nil && opts.Delete {
+		err = o.deleteGone(ctx, db, b, entries, reported, &sum, cr)
 	}
-	if sum.Failed > 0 {
-		cr.report(Event{Kind: EventInfo, Reason: "delete-skipped",
-			Err: fmt.Errorf("no object deleted: %d files failed in this run", sum.Failed)})
-		return sum, nil
+	// A refused deletion leaves the uploads recorded: mirror them.
+	if err == nil || errors.Is(err, ErrTooManyDeletes) {
+		if merr := o.mirror(ctx, db, b, cr); merr != nil {
+			return sum, merr
+		}
 	}
-	err = deleteGone(ctx, db, store, opts, DeleteInput{Scanned: entries, Reported: reported, Skip: opts.skip()}, &sum, cr)
 	return sum, err
+}
+
+// prepare binds db to the target and settles its naming, gets the keys and
+// makes sure the catalog has a signing key, reporting a new one (an info
+// event "signing-key" whose Path is its fingerprint).
+func (o *run) prepare(ctx context.Context, db *catalog.DB, b Bucket, r *reporter) error {
+	var err error
+	if o.naming, err = PrepareTarget(db, o.Target, o.Naming, o.DryRun); err != nil {
+		return err
+	}
+	if o.Keys != nil {
+		if o.recipients, o.keysID, err = o.Keys(ctx, db, b); err != nil {
+			return err
+		}
+	}
+	fp, created, err := EnsureSigningKey(db, o.DryRun)
+	if err != nil {
+		return err
+	}
+	if created {
+		r.report(Event{Kind: EventInfo, Reason: "signing-key", Path: fp})
+	}
+	return nil
+}
+
+// deleteGone deletes the files deleted locally, unless a file failed.
+func (o *run) deleteGone(ctx context.Context, db *catalog.DB, b Bucket, entries []Entry, reported []string, sum *Summary, r *reporter) error {
+	if sum.Failed > 0 {
+		r.report(Event{Kind: EventInfo, Reason: "delete-skipped",
+			Err: fmt.Errorf("no object deleted: %d files failed in this run", sum.Failed)})
+		return nil
+	}
+	return deleteGone(ctx, db, b, o.DryRun, o.MaxDelete, DeleteInput{Scanned: entries, Reported: reported, Skip: o.skip()}, sum, r)
+}
+
+// mirror pushes the catalog mirror when the run changed the catalog.
+func (o *run) mirror(ctx context.Context, db *catalog.DB, b Bucket, r *reporter) error {
+	if o.DryRun || o.NoMirror {
+		return nil
+	}
+	pushed, err := UpdateMirror(ctx, db, b, o.Prefix, o.recipients, o.keysID)
+	if pushed && err == nil {
+		r.report(Event{Kind: EventInfo, Action: "push-mirror", Reason: "mirror-pushed"})
+	}
+	return err
 }
 
 // scanEvent announces the files a run will look at and their total size.
@@ -138,12 +226,15 @@ func scanEvent(entries []Entry) Event {
 }
 
 // skip combines the user's filter with the paths s3seal reserves.
-func (o Options) skip() func(string, bool) bool {
+func (o *run) skip() func(string, bool) bool { return reserved(o.naming, o.Skip) }
+
+// reserved adds to skip the paths s3seal reserves under naming.
+func reserved(naming cipher.Naming, skip func(string, bool) bool) func(string, bool) bool {
 	return func(rel string, dir bool) bool {
-		if !o.Naming.Hidden && rel == ".s3seal" {
+		if !naming.Hidden && rel == ".s3seal" {
 			return true // plain keys there would collide with internal objects
 		}
-		return o.Skip != nil && o.Skip(rel, dir)
+		return skip != nil && skip(rel, dir)
 	}
 }
 
@@ -156,9 +247,10 @@ func listPrefix(prefix string) string {
 }
 
 // execute decides each file and runs the uploads on a fixed pool of workers.
-func execute(ctx context.Context, db *catalog.DB, store Bucket, opts Options, entries []Entry, remote *listing, sum *Summary, r *reporter) error {
+func execute(ctx context.Context, db *catalog.DB, store Bucket, o *run, entries []Entry, remote *listing, sum *Summary, r *reporter) error {
+	opts := o.Options
 	u := &uploader{
-		store: store, db: db, recipients: opts.Recipients,
+		store: store, db: db, recipients: o.recipients,
 		buffers:  newBufferPool(opts.Jobs, partSizeFor(0, opts.PartSize)),
 		partSize: partSizeFor(0, opts.PartSize), putOpts: opts.PutOptions, report: r,
 		inFlight: make(map[string]bool),
@@ -171,7 +263,7 @@ func execute(ctx context.Context, db *catalog.DB, store Bucket, opts Options, en
 		u.inFlight[up.Path] = true
 	}
 	batch := db.NewBatch(500)
-	w := &worker{u: u, db: db, opts: opts, remote: remote, batch: batch, sum: sum, report: r,
+	w := &worker{u: u, db: db, opts: o, remote: remote, batch: batch, sum: sum, report: r,
 		attempted: make(map[string]bool)}
 	tasks := make(chan task)
 	g, gctx := errgroup.WithContext(ctx)
@@ -204,9 +296,9 @@ func execute(ctx context.Context, db *catalog.DB, store Bucket, opts Options, en
 
 // objectKey is the key of rel's object, or an error for a path the naming
 // cannot represent.
-func (o Options) objectKey(rel string) (string, error) {
-	key := o.Naming.ObjectKey(o.Prefix, rel)
-	if o.Naming.Hidden {
+func (o *run) objectKey(rel string) (string, error) {
+	key := o.naming.ObjectKey(o.Prefix, rel)
+	if o.naming.Hidden {
 		return key, nil
 	}
 	if !utf8.ValidString(rel) {

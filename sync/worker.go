@@ -16,7 +16,7 @@ import (
 type worker struct {
 	u      *uploader
 	db     *catalog.DB
-	opts   Options
+	opts   *run
 	remote *listing
 	batch  *catalog.Batch
 	report *reporter
@@ -63,7 +63,11 @@ func (w *worker) decide(ctx context.Context, e Entry, rows map[string]catalog.Fi
 	if row, ok := rows[e.Path]; ok {
 		t.row = &row
 	}
-	t.dec = Decide(w.input(t, nil))
+	in, err := w.input(t, nil)
+	if err != nil {
+		return err
+	}
+	t.dec = Decide(in)
 	if t.dec.Action == Skip {
 		w.skipped(t)
 		return nil
@@ -76,15 +80,35 @@ func (w *worker) decide(ctx context.Context, e Entry, rows map[string]catalog.Fi
 	}
 }
 
-func (w *worker) input(t task, sums *plainSums) Input {
-	in := Input{Local: t.entry, Row: t.row, ObjectKey: t.key, Checksum: w.opts.Checksum}
-	if sums != nil {
-		in.PlainMD5, in.PlainSHA256 = &sums.md5, &sums.sha256
-	}
+// input gathers what Decide needs for t: the listing's view of its object,
+// whether it has an upload in flight, and for a new file whether it may be
+// a copy (with sums, the rows of its content and their objects).
+func (w *worker) input(t task, sums *plainSums) (Input, error) {
+	in := Input{Local: t.entry, Row: t.row, ObjectKey: t.key, Checksum: w.opts.Checksum,
+		InFlight: w.u.inFlight[t.entry.Path]}
 	if r, ok := w.remote.Get(t.key); ok {
 		in.Remote = &r
 	}
-	return in
+	if sums != nil {
+		in.PlainMD5, in.PlainSHA256 = &sums.md5, &sums.sha256
+	}
+	if t.row != nil || in.InFlight || t.entry.Size < copyMinSize {
+		return in, nil
+	}
+	var err error
+	if in.SizeKnown, err = w.db.HasSize(t.entry.Size); err != nil || !in.SizeKnown || sums == nil {
+		return in, err
+	}
+	row, ok, err := w.db.FindByMD5(sums.md5, t.entry.Size)
+	if err != nil || !ok {
+		return in, err
+	}
+	twin := Twin{Row: row}
+	if r, ok := w.remote.Get(row.ObjectKey); ok {
+		twin.Remote = &r
+	}
+	in.Twins = []Twin{twin}
+	return in, nil
 }
 
 func (w *worker) count(f func(*Summary)) {
@@ -93,8 +117,9 @@ func (w *worker) count(f func(*Summary)) {
 	w.mu.Unlock()
 }
 
-// run carries one task out: hash if needed, then record or upload. A file
-// that was hashed and needs no upload gets its row refreshed with the
+// run carries one task out: hash if the decision says so and decide again,
+// then report the decision and, unless this is a dry run, carry it out. A
+// file that was hashed and needs no upload gets its row refreshed with the
 // SHA-256 when the row has none yet.
 func (w *worker) run(ctx context.Context, t task) {
 	if ctx.Err() != nil {
@@ -108,22 +133,50 @@ func (w *worker) run(ctx context.Context, t task) {
 			return
 		}
 		hashed = &sums
-		t.dec = Decide(w.input(t, hashed))
+		in, err := w.input(t, hashed)
+		if err != nil {
+			w.fail(t, err)
+			return
+		}
+		t.dec = Decide(in)
 	}
 	switch t.dec.Action {
 	case Skip:
-		if hashed != nil && !t.row.HasSHA256 {
+		if hashed != nil && t.row != nil && !t.row.HasSHA256 {
 			w.refresh(t, *hashed)
 		}
 		w.skipped(t)
 	case Record:
 		w.refresh(t, *hashed)
 		w.skipped(t)
-	case Upload:
-		if !w.copied(ctx, t) {
+	case Upload, Resume, Copy:
+		w.planned(t)
+		switch {
+		case w.opts.DryRun:
+			w.count(func(s *Summary) {
+				if t.dec.Action == Copy {
+					s.Copied++
+					s.SavedBytes += t.entry.Size
+				} else {
+					s.Uploaded++
+					s.PlainBytes += t.entry.Size
+				}
+			})
+		case t.dec.Action == Copy:
+			w.copy(ctx, t, *hashed)
+		default:
 			w.upload(ctx, t)
 		}
 	}
+}
+
+// planned reports the decision to transfer t.
+func (w *worker) planned(t task) {
+	e := Event{Kind: EventPlan, Action: t.dec.Action.String(), Path: t.entry.Path, Reason: t.dec.Reason, Size: t.entry.Size}
+	if t.dec.From != nil {
+		e.From = t.dec.From.Path
+	}
+	w.report.report(e)
 }
 
 // skipped counts and reports a file that needs no upload: Skip, or Record
@@ -142,11 +195,6 @@ func (w *worker) skipped(t task) {
 
 // upload sends one file and records it once the server confirmed it.
 func (w *worker) upload(ctx context.Context, t task) {
-	w.report.report(Event{Kind: EventPlan, Path: t.entry.Path, Reason: t.dec.Reason, Size: t.entry.Size})
-	if w.opts.DryRun {
-		w.count(func(s *Summary) { s.Uploaded++; s.PlainBytes += t.entry.Size })
-		return
-	}
 	base, err := statEntry(w.opts.Source, t.entry.Path)
 	if err != nil {
 		w.fail(t, err)

@@ -90,7 +90,7 @@ func runAudit(ctx context.Context, o *auditOptions, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	st, err := o.s3.store(ctx, t, true)
+	st, err := o.s3.store(ctx, t)
 	if err != nil {
 		return err
 	}

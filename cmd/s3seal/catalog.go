@@ -73,7 +73,7 @@ target's naming is refused. On a machine that never saw the target, without
 			if err != nil {
 				return err
 			}
-			st, err := o.s3.store(ctx, t, true)
+			st, err := o.s3.store(ctx, t)
 			if err != nil {
 				return err
 			}
@@ -129,7 +129,7 @@ func newCatalogPushCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := o.s3.store(ctx, t, false)
+			st, err := o.s3.store(ctx, t)
 			if err != nil {
 				return err
 			}
@@ -174,7 +174,7 @@ mode it is encrypted to the target's passphrase key.`,
 			defer db.Close()
 			var st sync.Bucket
 			if o.keys.passphraseMode() {
-				if st, err = o.s3.store(ctx, t, true); err != nil {
+				if st, err = o.s3.store(ctx, t); err != nil {
 					return err
 				}
 			}
@@ -209,7 +209,7 @@ generation, naming).`,
 			}
 			var st sync.Bucket
 			if o.keys.passphraseMode() {
-				if st, err = o.s3.store(ctx, t, true); err != nil {
+				if st, err = o.s3.store(ctx, t); err != nil {
 					return err
 				}
 			}

@@ -68,6 +68,8 @@ func (p *printer) finish() { p.progress.close() }
 type jsonEvent struct {
 	Type   string `json:"type"`
 	Path   string `json:"path,omitempty"`
+	Action string `json:"action,omitempty"`
+	From   string `json:"from,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	Size   int64  `json:"size"`
 	Bytes  int64  `json:"bytes"`
@@ -89,7 +91,7 @@ func (p *printer) event(e sync.Event) {
 		case sync.EventScan:
 			p.writeJSON(jsonScan{Type: string(e.Kind), Files: e.Count, Size: e.Size})
 		default:
-			je := jsonEvent{Type: string(e.Kind), Path: e.Path, Reason: e.Reason, Size: e.Size, Bytes: e.Bytes}
+			je := jsonEvent{Type: string(e.Kind), Path: e.Path, Action: e.Action, From: e.From, Reason: e.Reason, Size: e.Size, Bytes: e.Bytes}
 			if e.Err != nil {
 				je.Error = e.Err.Error()
 			}
@@ -109,8 +111,14 @@ func (p *printer) event(e sync.Event) {
 	case sync.EventPlan:
 		switch {
 		case !p.dryRun || p.opts.quiet:
-		case e.Reason == "delete":
+		case e.Action == "create-bucket":
+			fmt.Fprintf(p.stdout, "would create bucket %s\n", e.Path)
+		case e.Action == "delete":
 			fmt.Fprintf(p.stdout, "would delete %s (%s)\n", quote(e.Path), size(e.Size))
+		case e.Action == "copy":
+			fmt.Fprintf(p.stdout, "would copy %s from %s (%s, %s)\n", quote(e.Path), quote(e.From), e.Reason, size(e.Size))
+		case e.Action == "resume":
+			fmt.Fprintf(p.stdout, "would resume the upload of %s (%s, %s)\n", quote(e.Path), e.Reason, size(e.Size))
 		default:
 			fmt.Fprintf(p.stdout, "would upload %s (%s, %s)\n", quote(e.Path), e.Reason, size(e.Size))
 		}

@@ -32,6 +32,14 @@ func TestSyncRenameIsServerSideCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(e.src, "dup"), data)
+
+	// The dry run shows the plan the run carries out: copies, not uploads.
+	dry := e.run("sync", "-n", e.src, e.target, "-r", e.recipient, "--endpoint", e.srv.Endpoint, "--catalog", e.catalog)
+	for _, want := range []string{`would copy b/moved from a/big (same-content, `, `would copy dup from a/big (same-content, `} {
+		if dry.code != 0 || !strings.Contains(dry.stdout, want) || strings.Contains(dry.stdout, "would upload") {
+			t.Errorf("sync -n after rename: exit %d, want a line %q and no upload:\n%s%s", dry.code, want, dry.stdout, dry.stderr)
+		}
+	}
 	res := e.run("sync", e.src, e.target, "-r", e.recipient, "--endpoint", e.srv.Endpoint, "--json", "--catalog", e.catalog)
 	if res.code != 0 {
 		t.Fatalf("sync after rename: exit %d\n%s", res.code, res.stderr)

@@ -75,7 +75,7 @@ func runRestore(ctx context.Context, o *restoreOptions, src, dest string) error 
 	if err != nil {
 		return err
 	}
-	st, err := o.s3.store(ctx, t, true)
+	st, err := o.s3.store(ctx, t)
 	if err != nil {
 		return err
 	}

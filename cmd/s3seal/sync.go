@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -141,7 +142,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	st, err := o.s3.store(ctx, t, o.dryRun)
+	st, missing, err := o.s3.bucket(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -149,9 +150,12 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	// A new catalog must not start a second backup in a target another
+	// catalog fills (a missing bucket holds none). Checked before Open,
+	// which would create the catalog file.
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !missing {
 		if err := o.refuseFreshCatalog(ctx, source, path, st, t); err != nil {
-			return err // before Open, which would create the catalog
+			return err
 		}
 	}
 	db, err := catalog.Open(path)
@@ -161,21 +165,10 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	defer db.Close()
 	if _, known, err := sync.TargetNaming(db); err != nil {
 		return err
-	} else if !known {
+	} else if !known && !missing {
 		if err := o.refuseFreshCatalog(ctx, source, path, st, t); err != nil {
 			return err
 		}
-	}
-	naming, err := sync.PrepareTarget(db, t.String(), namingChoice(o.plainNames, o.hiddenNames), o.dryRun)
-	if err != nil {
-		return err
-	}
-	recipients, keysID, err := o.keys.encryptKeys(ctx, db, st, t, o.dryRun)
-	if err != nil {
-		return err
-	}
-	if err := announceSigningKey(db, source, t, o.dryRun, o.out.quiet); err != nil {
-		return err
 	}
 	out := o.out.printer(o.dryRun)
 	if classWarning != "" {
@@ -183,32 +176,37 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	}
 	start := time.Now()
 	sum, err := sync.Sync(ctx, db, st, sync.Options{
-		Source: source, Prefix: t.Prefix, Recipients: recipients, Naming: naming,
+		Source: source, Target: t.String(), Prefix: t.Prefix,
+		Naming: namingChoice(o.plainNames, o.hiddenNames), CreateBucket: missing,
+		Keys: func(ctx context.Context, db *catalog.DB, b sync.Bucket) ([]age.Recipient, string, error) {
+			return o.keys.encryptKeys(ctx, db, b, t, o.dryRun)
+		},
 		Checksum: o.checksum, DryRun: o.dryRun, Jobs: o.jobs, PartSize: int64(o.partSize),
 		PutOptions:        sync.PutOptions{StorageClass: o.storageClass},
 		AbortUploadsAfter: o.abortAfter,
 		Skip:              skipCatalog(source, path, filter.Skip),
 		Delete:            o.delete,
 		MaxDelete:         o.maxDelete,
-		Report:            out.event,
+		NoMirror:          o.noMirror,
+		Report: func(e sync.Event) {
+			if e.Kind == sync.EventInfo && e.Reason == "signing-key" && !o.out.quiet {
+				announceSigningKey(e.Path, source, t)
+			}
+			out.event(e)
+		},
 	})
-	tooMany := errors.Is(err, sync.ErrTooManyDeletes) // the uploads were recorded: mirror them
+	tooMany := errors.Is(err, sync.ErrTooManyDeletes)
 	if err == nil || tooMany || ctx.Err() != nil || o.out.json {
 		// A run that failed as a whole gets its error, not a summary line
 		// that reads like a finished run; --json always ends in a summary.
 		out.syncSummary(sum, time.Since(start))
 	}
-	if err != nil && !tooMany {
-		return err
-	}
-	if !o.dryRun && !o.noMirror {
-		if _, err := sync.UpdateMirror(ctx, db, st, t.Prefix, recipients, keysID); err != nil {
-			return err
-		}
-	}
 	if tooMany {
 		return withHint(err, "check that SRC is the right folder and is mounted",
 			"if the deletions are intended, run again with a higher --max-delete, or first with --dry-run to list them")
+	}
+	if err != nil {
+		return err
 	}
 	if sum.Failed > 0 {
 		return exitStatus{exitPartial}
@@ -318,15 +316,10 @@ func skipCatalog(source, catalogPath string, skip func(string, bool) bool) func(
 	}
 }
 
-// announceSigningKey gives the target a catalog signing key on its first
-// sync with this version, and prints the new key's fingerprint: a new
-// machine checks pulled catalogs against it. With quiet it prints nothing.
-func announceSigningKey(db *catalog.DB, source string, t target, dryRun, quiet bool) error {
-	fp, created, err := sync.EnsureSigningKey(db, dryRun)
-	if err != nil || !created || quiet {
-		return err
-	}
+// announceSigningKey prints the fingerprint of the catalog signing key a
+// target got on its first sync with this version: a new machine checks
+// pulled catalogs against it.
+func announceSigningKey(fp, source string, t target) {
 	fmt.Fprintf(os.Stderr, "s3seal: new catalog signing key for %s: %s\n", t, fp)
 	fmt.Fprintf(os.Stderr, "s3seal: keep it: another machine pulls the catalog with --fingerprint %s ('s3seal target info %s %s' prints it again)\n", fp, source, t)
-	return nil
 }

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3seal/s3seal/sync"
+	"github.com/s3seal/s3seal/sync/s3store"
 )
 
 // TestSyncRoundTrip backs up a tree with the sizes and names that break
@@ -201,5 +206,45 @@ func TestCatalogInsideSource(t *testing.T) {
 	}
 	if objs := e.objects(); len(objs) != 1 {
 		t.Errorf("bucket holds %d file objects; want 1 (the catalog's files left out)", len(objs))
+	}
+}
+
+// TestDryRunCreateBucket: `sync -n -c` on a missing bucket exits 0 and
+// prints the plan (the bucket's creation, then every upload) without
+// creating anything: the bucket still does not exist, and no catalog
+// setting binds the target.
+func TestDryRunCreateBucket(t *testing.T) {
+	e := newEnv(t)
+	writeFile(t, filepath.Join(e.src, "a.txt"), []byte("a\n"))
+	writeFile(t, filepath.Join(e.src, "dir", "b.txt"), []byte("bb\n"))
+	bucket := e.bucket + "-new"
+	target := "s3://" + bucket + "/backup"
+	res := e.run("sync", "-n", "-c", e.src, target, "-r", e.recipient, "--endpoint", e.srv.Endpoint, "--catalog", e.catalog)
+	if res.code != 0 {
+		t.Fatalf("sync -n -c on a missing bucket: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	want := []string{"would create bucket s3://" + bucket, "would upload a.txt (new, 2 B)", "would upload dir/b.txt (new, 3 B)"}
+	if len(lines) < len(want) || lines[0] != want[0] || !slices.Contains(lines, want[1]) || !slices.Contains(lines, want[2]) {
+		t.Errorf("sync -n -c printed:\n%s\nwant the lines %q, the bucket's first", res.stdout, want)
+	}
+	st, err := s3store.New(context.Background(), e.srv.Config(bucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CheckBucket(context.Background()); !errors.Is(err, sync.ErrNoSuchBucket) {
+		t.Errorf("after sync -n -c, checking the bucket gives %v; want it not to exist", err)
+	}
+
+	// The same run for real creates it and uploads both files.
+	res = e.run("sync", "-c", e.src, target, "-r", e.recipient, "--endpoint", e.srv.Endpoint, "--catalog", e.catalog, "--json")
+	if res.code != 0 {
+		t.Fatalf("sync -c on a missing bucket: exit %d\n%s", res.code, res.stderr)
+	}
+	if sum := parseSummary(t, res.stdout); sum.Uploaded != 2 {
+		t.Errorf("sync -c: uploaded %d; want 2", sum.Uploaded)
+	}
+	if plans := events(t, res.stdout, "plan"); len(plans) == 0 || plans[0]["action"] != "create-bucket" {
+		t.Errorf("sync -c: the first plan event is not the bucket's creation: %v", plans)
 	}
 }

@@ -93,8 +93,11 @@ func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
 	}
 }
 
-// store connects to the target's bucket and checks that it is usable.
-func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (sync.Bucket, error) {
+// bucket returns the target's bucket after checking it, the first request
+// of a command, so that a wrong endpoint, credential or bucket fails at
+// once. A missing bucket is an error unless -c/--create-bucket is set: then
+// missing is true, and the sync creates it (a dry run says it would).
+func (o *s3Options) bucket(ctx context.Context, t target) (b sync.Bucket, missing bool, err error) {
 	cfg := s3store.Config{
 		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
 		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts, BandwidthLimit: int64(o.bwlimit),
@@ -102,29 +105,35 @@ func (o *s3Options) store(ctx context.Context, t target, dryRun bool) (sync.Buck
 	}
 	secret, err := o.secret()
 	if err != nil {
-		return sync.Bucket{}, err
+		return sync.Bucket{}, false, err
 	}
 	cfg.SecretKey = secret
 	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
-		return sync.Bucket{}, usagef("-a/--access-key and the secret key go together")
+		return sync.Bucket{}, false, usagef("-a/--access-key and the secret key go together")
 	}
 	st, err := s3store.New(ctx, cfg)
 	if err != nil {
-		return sync.Bucket{}, err
+		return sync.Bucket{}, false, err
 	}
 	err = st.CheckBucket(ctx)
-	if errors.Is(err, sync.ErrNoSuchBucket) && o.createBucket && !dryRun {
-		err = st.CreateBucket(ctx)
+	if errors.Is(err, sync.ErrNoSuchBucket) && o.createBucket {
+		return engineBucket(st), true, nil
 	}
 	if err != nil {
-		return sync.Bucket{}, err
+		return sync.Bucket{}, false, err
 	}
-	return engineBucket(st), nil
+	return engineBucket(st), false, nil
+}
+
+// store is bucket for commands that need the bucket to exist.
+func (o *s3Options) store(ctx context.Context, t target) (sync.Bucket, error) {
+	b, _, err := o.bucket(ctx, t) // missing only with -c, which only sync has
+	return b, err
 }
 
 // engineBucket is st as the engine sees it.
 func engineBucket(st *s3store.Store) sync.Bucket {
-	return sync.Bucket{Name: st.Bucket(), Objects: st, Multipart: st, Copier: st, UploadLister: st}
+	return sync.Bucket{Name: st.Bucket(), Objects: st, Multipart: st, Copier: st, UploadLister: st, BucketCreator: st}
 }
 
 // secret returns the secret access key from -s (a prompt) or
