@@ -291,39 +291,9 @@ func putEncryptedFile(ctx context.Context, store Bucket, key, path string, recip
 	return putObject(ctx, store, key, ct, ct.Size(), PutOptions{})
 }
 
-// putObject uploads size bytes of r as key with one buffer: one PutObject up
-// to DefaultPartSize, else sequential multipart parts. It does not resume.
-// It returns the object's ETag.
+// putObject uploads size bytes of r as key, through the uploader files
+// use, with two parts in flight at most; it does not resume.
 func putObject(ctx context.Context, store Bucket, key string, r io.ReaderAt, size int64, opts PutOptions) (etag string, err error) {
-	partSize := partSizeFor(size, DefaultPartSize)
-	buf := make([]byte, min(size, partSize))
-	if size <= partSize {
-		if err := readFull(r, buf, 0); err != nil {
-			return "", err
-		}
-		return store.Put(ctx, key, buf, opts)
-	}
-	id, err := store.CreateMultipart(ctx, key, opts)
-	if err != nil {
-		return "", err
-	}
-	var parts []Part
-	for off := int64(0); off < size; off += partSize {
-		body := buf[:min(partSize, size-off)]
-		if err = readFull(r, body, off); err != nil {
-			break
-		}
-		var p Part
-		if p, err = store.UploadPart(ctx, key, id, int32(len(parts)+1), body); err != nil {
-			break
-		}
-		parts = append(parts, p)
-	}
-	if err == nil {
-		etag, err = store.CompleteMultipart(ctx, key, id, parts)
-	}
-	if err != nil {
-		_ = store.AbortMultipart(context.WithoutCancel(ctx), key, id)
-	}
-	return etag, err
+	u := &uploader{store: store, buffers: newBufferPool(2, DefaultPartSize), partSize: DefaultPartSize, putOpts: opts}
+	return u.putReader(ctx, key, r, size)
 }

@@ -296,7 +296,6 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 	env := &cipher.Envelope{FileKey: up.FileKey, Nonce: up.Nonce, Header: up.Header}
 	plain := newHashingReaderAt(f)
 	ct := cipher.NewCiphertext(env, plain, base.Size)
-	n := int((ct.Size() + up.PartSize - 1) / up.PartSize)
 	onServer := make(map[int32]Part, len(have))
 	for _, p := range have {
 		onServer[p.Number] = p
@@ -305,63 +304,25 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 	if err != nil {
 		return uploaded{}, err
 	}
-	parts := make([]Part, n)
-	sums := make([][16]byte, n)
-	g, gctx := errgroup.WithContext(ctx)
-	var mismatch error
-	for i := range n {
-		buf, err := u.buffers.get(gctx, up.PartSize)
-		if err != nil {
-			break
-		}
-		off := int64(i) * up.PartSize
-		body := buf[:min(up.PartSize, ct.Size()-off)]
-		if err := readFull(ct, body, off); err != nil {
-			u.buffers.put(buf)
-			g.Go(func() error { return err })
-			break
-		}
-		number := int32(i + 1)
+	check := func(number int32, body []byte) (*Part, error) {
 		p, listed := onServer[number]
-		if mismatch = checkPart(recorded, number, body, listed, gone); mismatch != nil {
-			u.buffers.put(buf)
-			break
+		if err := checkPart(recorded, number, body, listed, gone); err != nil {
+			return nil, err
 		}
 		if listed || gone {
-			sums[i] = md5.Sum(body)
-			u.buffers.put(buf)
-			if listed && (p.ETag != md5Hex(sums[i]) || p.Size != int64(len(body))) {
-				mismatch = fmt.Errorf("%w: part %d", errRestart, number)
-				break
+			sum := md5.Sum(body)
+			if listed && (p.ETag != md5Hex(sum) || p.Size != int64(len(body))) {
+				return nil, fmt.Errorf("%w: part %d", errRestart, number)
 			}
-			parts[i] = Part{Number: number, ETag: md5Hex(sums[i]), Size: int64(len(body))}
-			continue
+			return &Part{Number: number, ETag: md5Hex(sum), Size: int64(len(body))}, nil
 		}
 		if _, ok := recorded[number]; !ok {
-			if err := u.db.PutUploadPart(up.Path, number, sha256.Sum256(body)); err != nil {
-				u.buffers.put(buf)
-				g.Go(func() error { return err })
-				break
-			}
+			return nil, u.db.PutUploadPart(up.Path, number, sha256.Sum256(body))
 		}
-		g.Go(func() error {
-			defer u.buffers.put(buf)
-			p, err := u.sendPart(gctx, up, number, body)
-			parts[i] = p
-			sums[i] = partMD5(p, body)
-			if err == nil {
-				u.report.report(Event{Kind: EventProgress, Path: base.Path, Bytes: p.Size})
-			}
-			return err
-		})
+		return nil, nil
 	}
-	if err := g.Wait(); err != nil {
-		return uploaded{}, err
-	}
-	if mismatch != nil {
-		return uploaded{}, mismatch
-	}
-	if err := ctx.Err(); err != nil {
+	parts, sums, err := u.transfer(ctx, up, ct, ct.Size(), base.Path, check)
+	if err != nil {
 		return uploaded{}, err
 	}
 	sum, err := u.checkRead(root, base, plain)
@@ -399,6 +360,89 @@ func checkPart(recorded map[int32][sha256.Size]byte, number int32, body []byte, 
 		return fmt.Errorf("%w: the upload is gone, and part %d was never sent, so the object at its key is another", errRestart, number)
 	}
 	return nil
+}
+
+// partCheck is called with each part of a transfer, in order, before it is
+// sent. It returns the part when the server already holds it (it is not
+// sent), or an error that ends the transfer before anything more is sent.
+type partCheck func(number int32, body []byte) (held *Part, err error)
+
+// transfer is the one multipart uploader, for files and the catalog mirror
+// alike: it reads the parts of r (size bytes, up.PartSize each) in order
+// into pooled buffers and sends those check does not hold, several at once,
+// reporting progress for path. It returns every part and its MD5, in order.
+func (u *uploader) transfer(ctx context.Context, up *catalog.Upload, r io.ReaderAt, size int64, path string, check partCheck) ([]Part, [][16]byte, error) {
+	n := int((size + up.PartSize - 1) / up.PartSize)
+	parts := make([]Part, n)
+	sums := make([][16]byte, n)
+	g, gctx := errgroup.WithContext(ctx)
+	var stop error
+	for i := range n {
+		buf, err := u.buffers.get(gctx, up.PartSize)
+		if err != nil {
+			break // gctx is done: g.Wait or ctx says why
+		}
+		off := int64(i) * up.PartSize
+		body := buf[:min(up.PartSize, size-off)]
+		number := int32(i + 1)
+		var held *Part
+		if stop = readFull(r, body, off); stop == nil && check != nil {
+			held, stop = check(number, body)
+		}
+		if stop != nil || held != nil {
+			u.buffers.put(buf)
+			if stop != nil {
+				break
+			}
+			parts[i], sums[i] = *held, partMD5(*held, body)
+			continue
+		}
+		g.Go(func() error {
+			defer u.buffers.put(buf)
+			p, err := u.sendPart(gctx, up, number, body)
+			parts[i] = p
+			sums[i] = partMD5(p, body)
+			if err == nil {
+				u.report.report(Event{Kind: EventProgress, Path: path, Bytes: p.Size})
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	if stop != nil {
+		return nil, nil, stop
+	}
+	return parts, sums, ctx.Err()
+}
+
+// putReader uploads size bytes of r as key, without resume (the catalog
+// mirror, the passphrase key): one PutObject up to the part size, else a
+// multipart upload through transfer, aborted if it fails. It returns the
+// object's ETag.
+func (u *uploader) putReader(ctx context.Context, key string, r io.ReaderAt, size int64) (etag string, err error) {
+	partSize := partSizeFor(size, u.partSize)
+	if size <= partSize {
+		body := make([]byte, size)
+		if err := readFull(r, body, 0); err != nil {
+			return "", err
+		}
+		return u.store.Put(ctx, key, body, u.putOpts)
+	}
+	id, err := u.store.CreateMultipart(ctx, key, u.putOpts)
+	if err != nil {
+		return "", err
+	}
+	up := &catalog.Upload{ObjectKey: key, UploadID: id, PartSize: partSize}
+	parts, sums, err := u.transfer(ctx, up, r, size, "", nil)
+	if err == nil {
+		etag, err = u.complete(ctx, up, parts, MultipartETag(sums), false)
+	}
+	if err != nil {
+		_ = u.store.AbortMultipart(context.WithoutCancel(ctx), key, id)
+	}
+	return etag, err
 }
 
 // partMD5 returns the MD5 of a part's body. The store has checked that an

@@ -1,0 +1,117 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	gosync "sync"
+	"testing"
+)
+
+// partStore keeps multipart uploads in memory: enough to check what the
+// uploader sends. Every Objects method but Put fails.
+type partStore struct {
+	mu      gosync.Mutex
+	parts   map[int32][]byte
+	put     []byte
+	objects map[string][]byte
+	aborted bool
+	failAt  int32 // UploadPart of this number fails
+}
+
+func (s *partStore) CreateMultipart(ctx context.Context, key string, opts PutOptions) (string, error) {
+	s.parts = make(map[int32][]byte)
+	return "up-1", nil
+}
+
+func (s *partStore) UploadPart(ctx context.Context, key, id string, number int32, body []byte) (Part, error) {
+	if number == s.failAt {
+		return Part{}, ErrAccessDenied // not transient: no retry
+	}
+	sum := md5.Sum(body)
+	s.mu.Lock()
+	s.parts[number] = bytes.Clone(body)
+	s.mu.Unlock()
+	return Part{Number: number, ETag: hex.EncodeToString(sum[:]), Size: int64(len(body))}, nil
+}
+
+func (s *partStore) ListParts(ctx context.Context, key, id string) ([]Part, error) {
+	return nil, errors.New("not used")
+}
+
+func (s *partStore) CompleteMultipart(ctx context.Context, key, id string, parts []Part) (string, error) {
+	var whole []byte
+	var sums [][16]byte
+	for i, p := range parts {
+		body, ok := s.parts[p.Number]
+		if !ok || p.Number != int32(i+1) || p.ETag != md5Hex(md5.Sum(body)) {
+			return "", fmt.Errorf("part %d: %+v does not match what was uploaded", i+1, p)
+		}
+		whole = append(whole, body...)
+		sums = append(sums, md5.Sum(body))
+	}
+	s.objects = map[string][]byte{key: whole}
+	return MultipartETag(sums), nil
+}
+
+func (s *partStore) AbortMultipart(ctx context.Context, key, id string) error {
+	s.aborted = true
+	return nil
+}
+
+func (s *partStore) Put(ctx context.Context, key string, body []byte, opts PutOptions) (string, error) {
+	s.put = bytes.Clone(body)
+	return md5Hex(md5.Sum(body)), nil
+}
+
+func (s *partStore) List(context.Context, string, func(Object) error) error { return errors.New("not used") }
+func (s *partStore) Head(context.Context, string) (Object, error)           { return Object{}, errors.New("not used") }
+func (s *partStore) Get(context.Context, string) (io.ReadCloser, Object, error) {
+	return nil, Object{}, errors.New("not used")
+}
+func (s *partStore) Delete(context.Context, ...string) error { return errors.New("not used") }
+
+// TestPutReaderMultipart: the non-resuming upload of the mirror goes through
+// the files' part transfer: every part in order, the object whole, its ETag
+// the one S3 computes; a failed part aborts the upload.
+func TestPutReaderMultipart(t *testing.T) {
+	data := make([]byte, 2*minPartSize+12345)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	st := &partStore{}
+	u := &uploader{store: Bucket{Objects: st, Multipart: st}, buffers: newBufferPool(2, minPartSize), partSize: minPartSize}
+	etag, err := u.putReader(context.Background(), "k", bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.parts) != 3 || !bytes.Equal(st.objects["k"], data) || st.aborted {
+		t.Fatalf("putReader sent %d parts, object intact %v, aborted %v; want 3 parts, the data, no abort",
+			len(st.parts), bytes.Equal(st.objects["k"], data), st.aborted)
+	}
+	var sums [][16]byte
+	for start := 0; start < len(data); start += minPartSize {
+		sums = append(sums, md5.Sum(data[start:min(start+minPartSize, len(data))]))
+	}
+	if want := MultipartETag(sums); etag != want {
+		t.Errorf("ETag %s; want %s", etag, want)
+	}
+
+	small := []byte("a small mirror")
+	if _, err := u.putReader(context.Background(), "s", bytes.NewReader(small), int64(len(small))); err != nil || !slices.Equal(st.put, small) {
+		t.Errorf("small putReader: %v, put %q; want one PutObject of the data", err, st.put)
+	}
+
+	failing := &partStore{failAt: 2}
+	u.store = Bucket{Objects: failing, Multipart: failing}
+	if _, err := u.putReader(context.Background(), "k", bytes.NewReader(data), int64(len(data))); !errors.Is(err, ErrAccessDenied) || !failing.aborted {
+		t.Errorf("putReader with a failing part: %v, aborted %v; want the part's error and the upload aborted", err, failing.aborted)
+	}
+}
