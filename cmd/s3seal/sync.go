@@ -98,7 +98,7 @@ flags on the command line override it.`,
 	o.filter.addFlags(fs)
 	fs.StringVar(&o.configPath, "config", "", "with NAME: read the named target from `FILE` instead of the default config file")
 	fs.StringVar(&o.catalogPath, "catalog", "", "catalog `FILE` (default: one per source and target under the user's data directory)")
-	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print what would be uploaded; change nothing anywhere")
+	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print what the sync would do (create the bucket, upload, copy, resume, delete); change nothing anywhere")
 	fs.BoolVar(&o.checksum, "checksum", false, "hash every file instead of trusting unchanged stat")
 	fs.IntVarP(&o.jobs, "jobs", "j", 4, "parts in flight (memory: jobs x part size); small files: 4 per job")
 	fs.Var(&o.s3.bwlimit, "bwlimit", "limit uploads, all together, to `RATE` bytes per second: 256k, 10M, 1.5M (k, M, G are powers of 1024; 0: no limit)")
