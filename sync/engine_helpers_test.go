@@ -15,7 +15,6 @@ import (
 	"filippo.io/age"
 
 	"github.com/s3seal/s3seal/catalog"
-	"github.com/s3seal/s3seal/cipher"
 	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/memstore"
 )
@@ -28,16 +27,17 @@ const (
 	jobs     = 2
 )
 
-// fixture is a source folder, a catalog bound to a bucket's prefix with
-// hidden names, and an X25519 identity, set up as the CLI sets them up
-// before it calls the engine.
+// fixture is a source folder, a new catalog for a bucket's prefix (the
+// first Sync binds it, with hidden names) and an X25519 identity.
 type fixture struct {
 	t      *testing.T
 	src    string
 	db     *catalog.DB
 	bucket sync.Bucket
-	naming cipher.Naming
 	id     *age.X25519Identity
+	// mirrored makes Sync push the catalog mirror, as the CLI does; the
+	// tests that count requests leave it off and push it with mirror.
+	mirrored bool
 }
 
 func newFixture(t *testing.T, bucket sync.Bucket) *fixture {
@@ -48,16 +48,6 @@ func newFixture(t *testing.T, bucket sync.Bucket) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	naming, err := sync.PrepareTarget(db, "s3://"+bucket.Name+"/"+prefix, sync.NamingDefault, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !naming.Hidden {
-		t.Fatal("a new target's default naming is not hidden")
-	}
-	if _, _, err := sync.EnsureSigningKey(db, false); err != nil {
-		t.Fatal(err)
-	}
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +56,7 @@ func newFixture(t *testing.T, bucket sync.Bucket) *fixture {
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, src: src, db: db, bucket: bucket, naming: naming, id: id}
+	return &fixture{t: t, src: src, db: db, bucket: bucket, id: id}
 }
 
 // write makes rel, with its folders, hold content.
@@ -88,8 +78,11 @@ func (fx *fixture) sync(ctx context.Context) (sync.Summary, []sync.Event, error)
 	fx.t.Helper()
 	var events []sync.Event
 	sum, err := sync.Sync(ctx, fx.db, fx.bucket, sync.Options{
-		Source: fx.src, Prefix: prefix, Recipients: []age.Recipient{fx.id.Recipient()}, Naming: fx.naming,
-		Jobs: jobs, PartSize: partSize, Report: func(e sync.Event) { events = append(events, e) },
+		Source: fx.src, Target: "s3://" + fx.bucket.Name + "/" + prefix, Prefix: prefix,
+		Keys: func(context.Context, *catalog.DB, sync.Bucket) ([]age.Recipient, string, error) {
+			return []age.Recipient{fx.id.Recipient()}, "test", nil
+		},
+		NoMirror: !fx.mirrored, Jobs: jobs, PartSize: partSize, Report: func(e sync.Event) { events = append(events, e) },
 	})
 	return sum, events, err
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/s3seal/s3seal/catalog"
+	"github.com/s3seal/s3seal/cipher"
 
 	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/memstore"
@@ -129,5 +133,93 @@ func TestSyncMissingBucket(t *testing.T) {
 	}
 	if n, err := fx.db.Count(); err != nil || n != 0 {
 		t.Errorf("catalog has %d rows (%v) after a sync into a missing bucket; want 0", n, err)
+	}
+}
+
+// TestSyncCreatesBucket: with CreateBucket, a dry run reports the bucket's
+// creation first and every upload, and leaves the bucket missing and the
+// catalog empty; the run for real creates it and uploads.
+func TestSyncCreatesBucket(t *testing.T) {
+	store, log := newMemBucket()
+	fx := newFixture(t, store.Bucket())
+	fx.write("a.txt", []byte("alpha\n"))
+	fx.write("dir/b.txt", []byte("beta\n"))
+	store.Drop()
+	log.take()
+
+	var plan []sync.Event
+	sum, err := sync.Sync(context.Background(), fx.db, fx.bucket, sync.Options{
+		Source: fx.src, Target: "s3://mem/" + prefix, Prefix: prefix, CreateBucket: true, DryRun: true,
+		Report: func(e sync.Event) {
+			if e.Kind == sync.EventPlan {
+				plan = append(plan, e)
+			}
+		},
+	})
+	if err != nil || sum.Uploaded != 2 {
+		t.Fatalf("dry run with CreateBucket: %v, %d would be uploaded; want nil, 2", err, sum.Uploaded)
+	}
+	if len(plan) != 3 || plan[0].Action != "create-bucket" || plan[0].Path != "s3://mem" ||
+		plan[1].Action != "upload" || plan[2].Action != "upload" {
+		t.Errorf("dry run with CreateBucket planned %+v; want the bucket's creation, then two uploads", plan)
+	}
+	if calls := log.take(); store.Exists() || len(calls) != 0 {
+		t.Errorf("dry run with CreateBucket: bucket exists %v, requests %v; want no bucket and no request", store.Exists(), calls)
+	}
+	if n, err := fx.db.Count(); err != nil || n != 0 {
+		t.Errorf("dry run left %d catalog rows (%v); want 0", n, err)
+	}
+
+	fx.mirrored = true
+	sum, err = sync.Sync(context.Background(), fx.db, fx.bucket, sync.Options{
+		Source: fx.src, Target: "s3://mem/" + prefix, Prefix: prefix, CreateBucket: true,
+		Keys: func(context.Context, *catalog.DB, sync.Bucket) ([]age.Recipient, string, error) {
+			return []age.Recipient{fx.id.Recipient()}, "test", nil
+		},
+	})
+	if err != nil || sum.Uploaded != 2 || !store.Exists() {
+		t.Fatalf("Sync with CreateBucket: %v, %d uploaded, bucket exists %v; want nil, 2, true", err, sum.Uploaded, store.Exists())
+	}
+	fx.checkObjects()
+}
+
+// TestSyncPushesMirror: a sync that changed the catalog pushes its mirror
+// (signed, so that a new machine can pull it); one that changed nothing
+// only checks, with one HEAD, that the mirror is still the one it pushed.
+func TestSyncPushesMirror(t *testing.T) {
+	store, log := newMemBucket()
+	fx := newFixture(t, store.Bucket())
+	fx.mirrored = true
+	fx.write("a.txt", []byte("alpha\n"))
+	fx.mustSync()
+	mirror := cipher.MetaKey(prefix, "catalog.age")
+	if w := writes(log.take()); !slices.Contains(w, call{op: memstore.OpPut, key: mirror}) {
+		t.Errorf("first Sync wrote %v; want the mirror %s among them", w, mirror)
+	}
+	fx.mustSync()
+	calls := log.take()
+	if w := writes(calls); len(w) != 0 {
+		t.Errorf("Sync with no change wrote %v; want nothing", w)
+	}
+	if heads := only(calls, memstore.OpHead); len(heads) != 1 || heads[0].key != mirror {
+		t.Errorf("Sync with no change made HEADs %v; want one, of the mirror", heads)
+	}
+
+	// A new machine pulls it with the signing key's fingerprint.
+	fp, _, err := sync.EnsureSigningKey(fx.db, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := catalog.Open(filepath.Join(t.TempDir(), "fresh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if _, err := sync.PullCatalog(context.Background(), fresh, fx.bucket, prefix, []age.Identity{fx.id},
+		sync.Trust{Target: "s3://mem/" + prefix, Fingerprint: fp}); err != nil {
+		t.Fatalf("PullCatalog of the pushed mirror = %v", err)
+	}
+	if n, err := fresh.Count(); err != nil || n != 1 {
+		t.Errorf("pulled catalog has %d rows (%v); want 1", n, err)
 	}
 }

@@ -34,6 +34,7 @@ const (
 	OpCompleteMultipart Op = "CompleteMultipart"
 	OpAbortMultipart    Op = "AbortMultipart"
 	OpUploads           Op = "Uploads"
+	OpCreateBucket      Op = "CreateBucket"
 )
 
 // Writes reports whether op can change what the bucket holds.
@@ -105,7 +106,31 @@ func New(name string) *Store {
 
 // Bucket returns the store as the engine takes it.
 func (s *Store) Bucket() sync.Bucket {
-	return sync.Bucket{Name: s.name, Objects: s, Multipart: s, Copier: s, UploadLister: s}
+	return sync.Bucket{Name: s.name, Objects: s, Multipart: s, Copier: s, UploadLister: s, BucketCreator: s}
+}
+
+// Exists reports whether the bucket exists.
+func (s *Store) Exists() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exists
+}
+
+// CreateBucket makes a dropped bucket exist again, empty; creating one that
+// exists is not an error (the caller owns it).
+func (s *Store) CreateBucket(ctx context.Context) error {
+	if s.Hook != nil {
+		if err := s.Hook(OpCreateBucket, "", 0); err != nil {
+			return s.errorf(OpCreateBucket, "", err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return s.errorf(OpCreateBucket, "", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exists = true
+	return nil
 }
 
 // Drop deletes the bucket with its objects and uploads: from then on every
