@@ -70,8 +70,12 @@ func (s *partStore) Put(ctx context.Context, key string, body []byte, opts PutOp
 	return md5Hex(md5.Sum(body)), nil
 }
 
-func (s *partStore) List(context.Context, string, func(Object) error) error { return errors.New("not used") }
-func (s *partStore) Head(context.Context, string) (Object, error)           { return Object{}, errors.New("not used") }
+func (s *partStore) List(context.Context, string, func(Object) error) error {
+	return errors.New("not used")
+}
+func (s *partStore) Head(context.Context, string) (Object, error) {
+	return Object{}, errors.New("not used")
+}
 func (s *partStore) Get(context.Context, string) (io.ReadCloser, Object, error) {
 	return nil, Object{}, errors.New("not used")
 }
