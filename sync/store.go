@@ -147,3 +147,56 @@ func MultipartETag(partMD5s [][16]byte) string {
 	}
 	return hex.EncodeToString(hash.Sum(nil)) + "-" + strconv.Itoa(len(partMD5s))
 }
+
+// Version is one version of an object, or a delete marker, on a versioned
+// bucket.
+type Version struct {
+	Key          string
+	VersionID    string
+	ETag         string // without quotes; "" for a delete marker
+	Size         int64
+	LastModified time.Time
+	Latest       bool // the current version of its key
+	DeleteMarker bool
+}
+
+// Retention is an Object Lock retention: the version cannot be deleted or
+// overwritten before Until. Mode is RetentionGovernance (an account
+// allowed to bypass governance can still delete it) or RetentionCompliance
+// (nobody can, not even the bucket's owner).
+type Retention struct {
+	Mode  string
+	Until time.Time
+}
+
+// Object Lock retention modes.
+const (
+	RetentionGovernance = "GOVERNANCE"
+	RetentionCompliance = "COMPLIANCE"
+)
+
+// HistorySettings is what a bucket keeps of the past: whether versioning
+// is on ("Enabled", "Suspended", or "" for never enabled), whether Object
+// Lock is enabled, and the days its lifecycle keeps non-current versions
+// under the prefix (0 = no such rule, or the server cannot tell).
+type HistorySettings struct {
+	Versioning string
+	ObjectLock bool
+	KeepDays   int
+}
+
+// Versioned reports whether new writes keep the versions they replace.
+func (h HistorySettings) Versioned() bool { return h.Versioning == "Enabled" }
+
+// History reads the versions a versioned bucket keeps, and protects them.
+type History interface {
+	// Settings says what the bucket keeps.
+	Settings(ctx context.Context, prefix string) (HistorySettings, error)
+	// Versions calls fn for every version and delete marker of the keys
+	// starting with prefix, by key, newest first within a key.
+	Versions(ctx context.Context, prefix string, fn func(Version) error) error
+	// GetVersion is Objects.Get of one version.
+	GetVersion(ctx context.Context, key, versionID string) (io.ReadCloser, Object, error)
+	// Retain sets or extends the retention of one version.
+	Retain(ctx context.Context, key, versionID string, r Retention) error
+}

@@ -57,6 +57,9 @@ type Config struct {
 	// AllowHTTP lets the endpoint be a plain http:// URL to a host that is
 	// not a loopback address (see CheckEndpoint).
 	AllowHTTP bool
+	// ObjectLock makes CreateBucket create the bucket with Object Lock
+	// enabled, which also enables versioning; it cannot be turned on later.
+	ObjectLock bool
 }
 
 const (
@@ -78,6 +81,7 @@ type Store struct {
 	client *s3.Client
 	bucket string
 	region string
+	lock   bool // CreateBucket enables Object Lock
 	// copyThreshold and copyPartSize are the multipart copy limits; tests
 	// lower them to exercise UploadPartCopy without 5 GiB objects.
 	copyThreshold int64
@@ -134,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		client:        client,
 		bucket:        cfg.Bucket,
 		region:        awsCfg.Region,
+		lock:          cfg.ObjectLock,
 		copyThreshold: maxCopySize,
 		copyPartSize:  copyPartSize,
 	}, nil
@@ -293,10 +298,14 @@ func (s *Store) CheckBucket(ctx context.Context) error {
 	return s.wrap("check bucket", "", listErr, sync.ErrNoSuchBucket)
 }
 
-// CreateBucket creates the bucket in the store's region. A bucket that
-// already exists and is owned by the caller is not an error.
+// CreateBucket creates the bucket in the store's region, with Object Lock
+// when Config.ObjectLock says so. A bucket that already exists and is owned
+// by the caller is not an error.
 func (s *Store) CreateBucket(ctx context.Context) error {
 	in := &s3.CreateBucketInput{Bucket: aws.String(s.bucket)}
+	if s.lock {
+		in.ObjectLockEnabledForBucket = aws.Bool(true)
+	}
 	if s.region != defaultRegion {
 		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{
 			LocationConstraint: types.BucketLocationConstraint(s.region),

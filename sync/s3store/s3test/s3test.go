@@ -131,6 +131,28 @@ func (s *Server) NewBucket(t testing.TB) string {
 	return name
 }
 
+// NewLockedBucket is NewBucket with Object Lock enabled (and so versioning).
+func (s *Server) NewLockedBucket(t testing.TB) string {
+	t.Helper()
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		t.Fatalf("new bucket name: %v", err)
+	}
+	name := fmt.Sprintf("s3seal-locked-%d-%s", bucketSeq.Add(1), hex.EncodeToString(suffix))
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	cfg := s.Config(name)
+	cfg.ObjectLock = true
+	store, err := s3store.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("new bucket %s: %v", name, err)
+	}
+	if err := store.CreateBucket(ctx); err != nil {
+		t.Fatalf("new bucket %s: %v", name, err)
+	}
+	return name
+}
+
 // Config returns an s3store.Config for bucket on this server, with static
 // credentials.
 func (s *Server) Config(bucket string) s3store.Config {
@@ -235,7 +257,13 @@ func (s *Server) launch(binary string, port int) error {
 		return fmt.Errorf("start versitygw: %w", err)
 	}
 	defer logFile.Close()
-	s.cmd = exec.Command(binary, "--port", fmt.Sprintf("127.0.0.1:%d", port), "--quiet", "posix", s.Dir)
+	// Versioning is available (a bucket is versioned once asked to be),
+	// and with it Object Lock.
+	versions := s.Dir + "-versions"
+	if err := os.Mkdir(versions, 0o700); err != nil {
+		return fmt.Errorf("start versitygw: %w", err)
+	}
+	s.cmd = exec.Command(binary, "--port", fmt.Sprintf("127.0.0.1:%d", port), "--quiet", "posix", "--versioning-dir", versions, s.Dir)
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
 	s.cmd.Stdout = logFile
 	s.cmd.Stderr = logFile
