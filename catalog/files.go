@@ -27,14 +27,20 @@ type File struct {
 	ETag        string // of the ciphertext object, without quotes
 	CipherSize  int64  // size of the ciphertext object
 	UploadedAt  int64  // unix seconds
+	// VersionID is the object version the row points to on a versioned
+	// bucket ("" on an unversioned one, and for rows from before).
+	VersionID string
+	// RetainUntil is the Object Lock retention the version was last given,
+	// unix seconds (0 = none).
+	RetainUntil int64
 }
 
 // fileColumns lists the files table's columns in the order scanFile and
 // fileArgs use.
-const fileColumns = "path, size, mode, mtime_ns, ctime_ns, inode, dev, plain_md5, object_key, etag, cipher_size, uploaded_at, plain_sha256"
+const fileColumns = "path, size, mode, mtime_ns, ctime_ns, inode, dev, plain_md5, object_key, etag, cipher_size, uploaded_at, plain_sha256, version_id, retain_until"
 
 // fileParams is the VALUES placeholder list for fileColumns.
-const fileParams = "?,?,?,?,?,?,?,?,?,?,?,?,?"
+const fileParams = "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
 
 // fileArgs returns f's column values for fileColumns. Unsigned numbers are
 // stored bit-for-bit as SQLite's signed 64-bit integers.
@@ -45,7 +51,7 @@ func fileArgs(f File) []any {
 	}
 	return []any{[]byte(f.Path), f.Size, int64(f.Mode), f.ModTime, f.ChangeTime,
 		int64(f.Inode), int64(f.Device), f.PlainMD5[:], f.ObjectKey, f.ETag,
-		f.CipherSize, f.UploadedAt, sha256}
+		f.CipherSize, f.UploadedAt, sha256, f.VersionID, f.RetainUntil}
 }
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -61,7 +67,7 @@ func scanFile(s scanner) (File, error) {
 		mode, inode, device int64
 	)
 	err := s.Scan(&path, &f.Size, &mode, &f.ModTime, &f.ChangeTime, &inode, &device,
-		&md5, &f.ObjectKey, &f.ETag, &f.CipherSize, &f.UploadedAt, &sha256)
+		&md5, &f.ObjectKey, &f.ETag, &f.CipherSize, &f.UploadedAt, &sha256, &f.VersionID, &f.RetainUntil)
 	if err != nil {
 		return File{}, err
 	}

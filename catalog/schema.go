@@ -81,6 +81,23 @@ var migrations = []string{
 		sha256 BLOB    NOT NULL CHECK (length(sha256) = 32),
 		PRIMARY KEY (path, number)
 	) STRICT, WITHOUT ROWID;`,
+	// 5: history. version_id is the VersionId of the object version a row
+	// points to on a versioned bucket ('' elsewhere, and in rows and
+	// snapshots from before), retain_until the Object Lock retention it was
+	// given (unix seconds, 0 = none). runs holds one row per sync that
+	// changed the catalog: what it did, and the VersionId of the mirror
+	// version that first held the row (see Run).
+	`ALTER TABLE files ADD COLUMN version_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE files ADD COLUMN retain_until INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE runs (
+		id             INTEGER NOT NULL PRIMARY KEY CHECK (id > 0),
+		finished_at    INTEGER NOT NULL,
+		files          INTEGER NOT NULL CHECK (files >= 0),
+		changed        INTEGER NOT NULL CHECK (changed >= 0),
+		deleted        INTEGER NOT NULL CHECK (deleted >= 0),
+		bytes          INTEGER NOT NULL CHECK (bytes >= 0),
+		mirror_version TEXT    NOT NULL DEFAULT ''
+	) STRICT;`,
 }
 
 // schemaVersion is the user_version this binary writes and understands.

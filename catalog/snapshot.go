@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -78,6 +79,7 @@ func (db *DB) snapshotInto(ctx context.Context, dstPath string) (generation int6
 	copies := []string{
 		"INSERT INTO snapshot.files (" + fileColumns + ") SELECT " + fileColumns + " FROM main.files ORDER BY path",
 		"INSERT INTO snapshot.settings (key, value) SELECT key, value FROM main.settings ORDER BY key",
+		"INSERT INTO snapshot.runs (" + runColumns + ") SELECT " + runColumns + " FROM main.runs ORDER BY id",
 	}
 	for _, query := range copies {
 		if _, err := tx.ExecContext(ctx, query); err != nil {
@@ -127,6 +129,10 @@ func (db *DB) replaceFrom(ctx context.Context, srcPath string) error {
 	if err != nil {
 		return err
 	}
+	hasRuns, err := snapshotHasRuns(ctx, conn)
+	if err != nil {
+		return err
+	}
 
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -140,7 +146,11 @@ func (db *DB) replaceFrom(ctx context.Context, srcPath string) error {
 		"DELETE FROM main.settings",
 		"INSERT INTO main.files (" + fileColumns + ") SELECT " + columns + " FROM snapshot.files ORDER BY path",
 		"INSERT INTO main.settings (key, value) SELECT key, value FROM snapshot.settings",
+		"DELETE FROM main.runs",
 		bumpGeneration,
+	}
+	if hasRuns {
+		steps = append(steps, "INSERT INTO main.runs ("+runColumns+") SELECT "+runColumns+" FROM snapshot.runs ORDER BY id")
 	}
 	for _, query := range steps {
 		if _, err := tx.ExecContext(ctx, query); err != nil {
@@ -192,20 +202,45 @@ func validateSnapshot(ctx context.Context, conn *sql.Conn) (string, error) {
 	return columns, nil
 }
 
+// optionalColumns are the files columns later migrations added, with what
+// a snapshot written before them gives for them.
+var optionalColumns = []struct{ name, absent string }{
+	{"plain_sha256", "NULL"},
+	{"version_id", "''"},
+	{"retain_until", "0"},
+}
+
 // snapshotFileColumns returns the select list that reads fileColumns from
-// the attached snapshot. A snapshot written by a version that did not keep
-// SHA-256 has no plain_sha256 column; its rows are read with NULL there.
+// the attached snapshot. A snapshot written by an older version lacks the
+// columns added since (optionalColumns); its rows are read with their
+// defaults there.
 func snapshotFileColumns(ctx context.Context, conn *sql.Conn) (string, error) {
-	var has int
-	err := conn.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('files', '`+snapshotSchema+`')
-		WHERE name = 'plain_sha256'`).Scan(&has)
+	columns := strings.Split(fileColumns, ", ")
+	for _, opt := range optionalColumns {
+		var has int
+		err := conn.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('files', '`+snapshotSchema+`')
+			WHERE name = ?`, opt.name).Scan(&has)
+		if err != nil {
+			return "", snapshotError(err)
+		}
+		if has == 0 {
+			i := slices.Index(columns, opt.name)
+			columns[i] = opt.absent
+		}
+	}
+	return strings.Join(columns, ", "), nil
+}
+
+// snapshotHasRuns reports whether the attached snapshot has a runs table
+// (snapshots from before history have none).
+func snapshotHasRuns(ctx context.Context, conn *sql.Conn) (bool, error) {
+	var n int
+	err := conn.QueryRowContext(ctx, `SELECT count(*) FROM snapshot.sqlite_schema
+		WHERE type = 'table' AND name = 'runs' AND sql LIKE 'CREATE TABLE %'`).Scan(&n)
 	if err != nil {
-		return "", snapshotError(err)
+		return false, snapshotError(err)
 	}
-	if has == 1 {
-		return fileColumns, nil
-	}
-	return strings.TrimSuffix(fileColumns, "plain_sha256") + "NULL", nil
+	return n == 1, nil
 }
 
 // snapshotError classifies an error met while attaching or reading the
