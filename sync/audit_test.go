@@ -85,12 +85,12 @@ func (m *memStore) write(op string) error {
 	return errors.New("read-only store")
 }
 
-func (m *memStore) Put(ctx context.Context, key string, body []byte, opts PutOptions) (string, error) {
-	return "", m.write("Put")
+func (m *memStore) Put(ctx context.Context, key string, body []byte, opts PutOptions) (Object, error) {
+	return Object{}, m.write("Put")
 }
 
-func (m *memStore) Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions) (string, error) {
-	return "", m.write("Copy")
+func (m *memStore) Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions) (Object, error) {
+	return Object{}, m.write("Copy")
 }
 
 func (m *memStore) Delete(ctx context.Context, keys ...string) error { return m.write("Delete") }
@@ -103,8 +103,8 @@ func (m *memStore) UploadPart(ctx context.Context, key, uploadID string, number 
 	return Part{}, m.write("UploadPart")
 }
 
-func (m *memStore) CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (string, error) {
-	return "", m.write("CompleteMultipart")
+func (m *memStore) CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (Object, error) {
+	return Object{}, m.write("CompleteMultipart")
 }
 
 func (m *memStore) AbortMultipart(ctx context.Context, key, uploadID string) error {

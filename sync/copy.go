@@ -15,22 +15,22 @@ import (
 // age ciphertext, so it decrypts to the same bytes.
 func (w *worker) copy(ctx context.Context, t task, sums plainSums) {
 	src := t.dec.From
-	etag, err := w.u.store.Copy(ctx, src.ObjectKey, t.key, w.opts.PutOptions)
+	obj, err := w.u.store.Copy(ctx, src.ObjectKey, t.key, w.opts.PutOptions)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.fail(t, fmt.Errorf("copy from %s: %w", src.Path, err))
 		}
 		return
 	}
-	if isMD5ETag(src.ETag) && etag != src.ETag {
+	if isMD5ETag(src.ETag) && obj.ETag != src.ETag {
 		// A single-part source keeps its ETag when copied; another one
 		// means the source object is not the one the catalog recorded.
-		w.fail(t, fmt.Errorf("copy from %s: etag %s, want %s", src.Path, etag, src.ETag))
+		w.fail(t, fmt.Errorf("copy from %s: etag %s, want %s", src.Path, obj.ETag, src.ETag))
 		return
 	}
 	// The copy's row gets the file's hashes, the source row's SHA-256 when
 	// that has one (Decide checked they agree).
-	w.record(t, withSums(catalog.File{ObjectKey: t.key, ETag: etag,
+	w.record(t, withSums(catalog.File{ObjectKey: t.key, ETag: obj.ETag, VersionID: obj.VersionID,
 		CipherSize: src.CipherSize, UploadedAt: time.Now().Unix()}, sums))
 	w.count(func(s *Summary) {
 		s.Copied++

@@ -60,17 +60,34 @@ func PushCatalog(ctx context.Context, db *catalog.DB, store Bucket, prefix strin
 	} else if !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("push catalog: %w", err)
 	}
-	etag, err := putEncryptedFile(ctx, store, key, snap, signed)
+	obj, err := putEncryptedFile(ctx, store, key, snap, signed)
 	if err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
-	if err := db.SetMirrored(catalog.Mirror{Generation: generation, ETag: etag, Keys: keysID}); err != nil {
+	if err := db.SetMirrored(catalog.Mirror{Generation: generation, ETag: obj.ETag, Keys: keysID}); err != nil {
+		return fmt.Errorf("push catalog: %w", err)
+	}
+	if err := noteMirrorVersion(db, obj.VersionID); err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
 	if err := pinOwnKey(db, generation); err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
 	return nil
+}
+
+// noteMirrorVersion records, on a versioned bucket, that the mirror version
+// just pushed is the first to hold the newest run, unless an earlier push
+// already held it.
+func noteMirrorVersion(db *catalog.DB, version string) error {
+	if version == "" {
+		return nil
+	}
+	last, ok, err := db.LastRun()
+	if err != nil || !ok || last.MirrorVersion != "" {
+		return err
+	}
+	return db.SetRunMirror(last.ID, version)
 }
 
 // pinOwnKey records db's own signing key as the target's known signer, at
@@ -273,19 +290,19 @@ func pinSigner(db *catalog.DB, own Known, sig *cipher.Signature) error {
 // putEncryptedFile encrypts a local file to recipients and uploads it as key,
 // in one PutObject or, when large, a multipart upload of sequential parts,
 // and returns the object's ETag.
-func putEncryptedFile(ctx context.Context, store Bucket, key, path string, recipients []age.Recipient) (etag string, err error) {
+func putEncryptedFile(ctx context.Context, store Bucket, key, path string, recipients []age.Recipient) (Object, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return Object{}, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return "", err
+		return Object{}, err
 	}
 	env, err := cipher.NewEnvelope(recipients...)
 	if err != nil {
-		return "", err
+		return Object{}, err
 	}
 	ct := cipher.NewCiphertext(env, f, fi.Size())
 	return putObject(ctx, store, key, ct, ct.Size(), PutOptions{})
@@ -293,7 +310,7 @@ func putEncryptedFile(ctx context.Context, store Bucket, key, path string, recip
 
 // putObject uploads size bytes of r as key, through the uploader files
 // use, with two parts in flight at most; it does not resume.
-func putObject(ctx context.Context, store Bucket, key string, r io.ReaderAt, size int64, opts PutOptions) (etag string, err error) {
+func putObject(ctx context.Context, store Bucket, key string, r io.ReaderAt, size int64, opts PutOptions) (Object, error) {
 	u := &uploader{store: store, buffers: newBufferPool(2, DefaultPartSize), partSize: DefaultPartSize, putOpts: opts}
 	return u.putReader(ctx, key, r, size)
 }

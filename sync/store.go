@@ -23,12 +23,17 @@ type Object struct {
 	StorageClass string
 	LastModified time.Time
 	Metadata     map[string]string // user metadata; filled by Head and Get
+	// VersionID is the version written or read, on a versioned bucket
+	// ("" elsewhere); filled by Put, Copy, CompleteMultipart, Head and Get.
+	VersionID string
 }
 
 // PutOptions are the options of an upload or copy.
 type PutOptions struct {
 	// StorageClass is the S3 storage class ("" = the bucket's default).
 	StorageClass string
+	// Retention, if set, locks the version written (Object Lock).
+	Retention *Retention
 }
 
 // Part is one uploaded part of a multipart upload.
@@ -82,8 +87,9 @@ type Objects interface {
 	// Get returns an object's body, and its description as the response
 	// gives it; the caller closes the body.
 	Get(ctx context.Context, key string) (io.ReadCloser, Object, error)
-	// Put uploads body as one object and returns its ETag.
-	Put(ctx context.Context, key string, body []byte, opts PutOptions) (string, error)
+	// Put uploads body as one object and returns its key, ETag, size and
+	// version.
+	Put(ctx context.Context, key string, body []byte, opts PutOptions) (Object, error)
 	// Delete removes objects; missing ones are not an error.
 	Delete(ctx context.Context, keys ...string) error
 }
@@ -96,16 +102,17 @@ type Multipart interface {
 	UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (Part, error)
 	// ListParts returns the parts the server holds, in order.
 	ListParts(ctx context.Context, key, uploadID string) ([]Part, error)
-	// CompleteMultipart makes the parts one object and returns its ETag.
-	CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (string, error)
+	// CompleteMultipart makes the parts one object and returns its key,
+	// ETag as the answer gives it, size and version.
+	CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (Object, error)
 	// AbortMultipart discards the upload and its parts.
 	AbortMultipart(ctx context.Context, key, uploadID string) error
 }
 
 // Copier makes server-side copies.
 type Copier interface {
-	// Copy makes dst a copy of src and returns its ETag.
-	Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions) (string, error)
+	// Copy makes dst a copy of src and returns dst's key, ETag and version.
+	Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions) (Object, error)
 }
 
 // UploadLister lists unfinished multipart uploads.

@@ -45,19 +45,19 @@ func (s *partStore) ListParts(ctx context.Context, key, id string) ([]Part, erro
 	return nil, errors.New("not used")
 }
 
-func (s *partStore) CompleteMultipart(ctx context.Context, key, id string, parts []Part) (string, error) {
+func (s *partStore) CompleteMultipart(ctx context.Context, key, id string, parts []Part) (Object, error) {
 	var whole []byte
 	var sums [][16]byte
 	for i, p := range parts {
 		body, ok := s.parts[p.Number]
 		if !ok || p.Number != int32(i+1) || p.ETag != md5Hex(md5.Sum(body)) {
-			return "", fmt.Errorf("part %d: %+v does not match what was uploaded", i+1, p)
+			return Object{}, fmt.Errorf("part %d: %+v does not match what was uploaded", i+1, p)
 		}
 		whole = append(whole, body...)
 		sums = append(sums, md5.Sum(body))
 	}
 	s.objects = map[string][]byte{key: whole}
-	return MultipartETag(sums), nil
+	return Object{Key: key, ETag: MultipartETag(sums), Size: int64(len(whole))}, nil
 }
 
 func (s *partStore) AbortMultipart(ctx context.Context, key, id string) error {
@@ -65,9 +65,9 @@ func (s *partStore) AbortMultipart(ctx context.Context, key, id string) error {
 	return nil
 }
 
-func (s *partStore) Put(ctx context.Context, key string, body []byte, opts PutOptions) (string, error) {
+func (s *partStore) Put(ctx context.Context, key string, body []byte, opts PutOptions) (Object, error) {
 	s.put = bytes.Clone(body)
-	return md5Hex(md5.Sum(body)), nil
+	return Object{Key: key, ETag: md5Hex(md5.Sum(body)), Size: int64(len(body))}, nil
 }
 
 func (s *partStore) List(context.Context, string, func(Object) error) error {
@@ -92,7 +92,7 @@ func TestPutReaderMultipart(t *testing.T) {
 	}
 	st := &partStore{}
 	u := &uploader{store: Bucket{Objects: st, Multipart: st}, buffers: newBufferPool(2, minPartSize), partSize: minPartSize}
-	etag, err := u.putReader(context.Background(), "k", bytes.NewReader(data), int64(len(data)))
+	obj, err := u.putReader(context.Background(), "k", bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +104,8 @@ func TestPutReaderMultipart(t *testing.T) {
 	for start := 0; start < len(data); start += minPartSize {
 		sums = append(sums, md5.Sum(data[start:min(start+minPartSize, len(data))]))
 	}
-	if want := MultipartETag(sums); etag != want {
-		t.Errorf("ETag %s; want %s", etag, want)
+	if want := MultipartETag(sums); obj.ETag != want {
+		t.Errorf("ETag %s; want %s", obj.ETag, want)
 	}
 
 	small := []byte("a small mirror")

@@ -49,6 +49,7 @@ func partSizeFor(ctSize, want int64) int64 {
 // uploaded is what the catalog records of a finished upload.
 type uploaded struct {
 	etag       string
+	version    string // the VersionId, on a versioned bucket
 	plain      plainSums
 	cipherSize int64
 	sent       int64 // ciphertext bytes this run sent: less than cipherSize when resumed
@@ -114,12 +115,12 @@ func (u *uploader) putSmall(ctx context.Context, root string, f *os.File, base E
 	if err != nil {
 		return uploaded{}, err
 	}
-	etag, err := u.store.Put(ctx, key, body, u.putOpts)
+	obj, err := u.store.Put(ctx, key, body, u.putOpts)
 	if err != nil {
 		return uploaded{}, err
 	}
 	u.report.report(Event{Kind: EventProgress, Path: base.Path, Bytes: int64(len(body))})
-	return uploaded{etag: etag, plain: sum, cipherSize: int64(len(body)), sent: int64(len(body))}, nil
+	return uploaded{etag: obj.ETag, version: obj.VersionID, plain: sum, cipherSize: int64(len(body)), sent: int64(len(body))}, nil
 }
 
 // readFull fills p from r at off.
@@ -330,7 +331,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 		return uploaded{}, err
 	}
 	want := MultipartETag(sums)
-	etag, err := u.complete(ctx, up, parts, want, gone)
+	obj, err := u.complete(ctx, up, parts, want, gone)
 	if err != nil {
 		return uploaded{}, err
 	}
@@ -340,7 +341,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 			sent += p.Size
 		}
 	}
-	return uploaded{etag: etag, plain: sum, cipherSize: ct.Size(), sent: sent, multipart: true}, nil
+	return uploaded{etag: obj.ETag, version: obj.VersionID, plain: sum, cipherSize: ct.Size(), sent: sent, multipart: true}, nil
 }
 
 // checkPart returns errRestart when the regenerated part number (body) may
@@ -420,29 +421,29 @@ func (u *uploader) transfer(ctx context.Context, up *catalog.Upload, r io.Reader
 // putReader uploads size bytes of r as key, without resume (the catalog
 // mirror, the passphrase key): one PutObject up to the part size, else a
 // multipart upload through transfer, aborted if it fails. It returns the
-// object's ETag.
-func (u *uploader) putReader(ctx context.Context, key string, r io.ReaderAt, size int64) (etag string, err error) {
+// object's ETag and version.
+func (u *uploader) putReader(ctx context.Context, key string, r io.ReaderAt, size int64) (obj Object, err error) {
 	partSize := partSizeFor(size, u.partSize)
 	if size <= partSize {
 		body := make([]byte, size)
 		if err := readFull(r, body, 0); err != nil {
-			return "", err
+			return Object{}, err
 		}
 		return u.store.Put(ctx, key, body, u.putOpts)
 	}
 	id, err := u.store.CreateMultipart(ctx, key, u.putOpts)
 	if err != nil {
-		return "", err
+		return Object{}, err
 	}
 	up := &catalog.Upload{ObjectKey: key, UploadID: id, PartSize: partSize}
 	parts, sums, err := u.transfer(ctx, up, r, size, "", nil)
 	if err == nil {
-		etag, err = u.complete(ctx, up, parts, MultipartETag(sums), false)
+		obj, err = u.complete(ctx, up, parts, MultipartETag(sums), false)
 	}
 	if err != nil {
 		_ = u.store.AbortMultipart(context.WithoutCancel(ctx), key, id)
 	}
-	return etag, err
+	return obj, err
 }
 
 // partMD5 returns the MD5 of a part's body. The store has checked that an
@@ -488,28 +489,28 @@ func transient(err error) bool {
 // complete finishes the upload and checks the object's ETag. A server that
 // says the upload does not exist may have completed it already (the
 // response to an earlier CompleteMultipartUpload was lost): a HEAD showing
-// the expected ETag settles that.
-func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []Part, want string, gone bool) (string, error) {
+// the expected ETag settles that. It returns the object's ETag and version.
+func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []Part, want string, gone bool) (Object, error) {
 	if !gone {
-		etag, err := u.store.CompleteMultipart(ctx, up.ObjectKey, up.UploadID, parts)
+		obj, err := u.store.CompleteMultipart(ctx, up.ObjectKey, up.UploadID, parts)
 		if err == nil {
-			if etag != want && isMultipartMD5ETag(etag) {
-				return "", fmt.Errorf("complete %s: etag %s, want %s", up.ObjectKey, etag, want)
+			if obj.ETag != want && isMultipartMD5ETag(obj.ETag) {
+				return Object{}, fmt.Errorf("complete %s: etag %s, want %s", up.ObjectKey, obj.ETag, want)
 			}
-			return etag, nil
+			return obj, nil
 		}
 		if !errors.Is(err, ErrNoSuchUpload) {
-			return "", err
+			return Object{}, err
 		}
 	}
 	obj, err := u.store.Head(ctx, up.ObjectKey)
 	if err == nil && obj.ETag == want && obj.Size == partsSize(parts) {
-		return want, nil
+		return obj, nil
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return "", err
+		return Object{}, err
 	}
-	return "", fmt.Errorf("%w: upload %s expired", errRestart, up.UploadID)
+	return Object{}, fmt.Errorf("%w: upload %s expired", errRestart, up.UploadID)
 }
 
 // isMultipartMD5ETag reports whether etag has the MD5-of-MD5s form

@@ -210,7 +210,7 @@ func (w *worker) upload(ctx context.Context, t task) {
 		return
 	}
 	t.entry = base
-	w.record(t, withSums(catalog.File{ObjectKey: t.key, ETag: res.etag,
+	w.record(t, withSums(catalog.File{ObjectKey: t.key, ETag: res.etag, VersionID: res.version,
 		CipherSize: res.cipherSize, UploadedAt: time.Now().Unix()}, res.plain))
 	if res.multipart {
 		// The row must be committed before the in-flight upload is

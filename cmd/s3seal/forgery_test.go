@@ -96,7 +96,8 @@ func forgeMirror(t *testing.T, e *env, choice sync.NamingChoice, signed bool) {
 	w.Write(payload)
 	w.Close()
 	objectKey := e.prefix + "/planted"
-	etag, err := st.Put(ctx, objectKey, obj.Bytes(), sync.PutOptions{})
+	written, err := st.Put(ctx, objectKey, obj.Bytes(), sync.PutOptions{})
+	etag := written.ETag
 	if err != nil {
 		t.Fatal(err)
 	}

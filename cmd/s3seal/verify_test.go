@@ -118,7 +118,8 @@ func TestRestoreForgedRowCollisionTwin(t *testing.T) {
 	e.sync(0)
 	key := e.row("twin").ObjectKey
 	st := e.store()
-	etag, err := st.Put(context.Background(), key, ageEncrypt(t, e.recipient, two), s3PutOptions())
+	written, err := st.Put(context.Background(), key, ageEncrypt(t, e.recipient, two), s3PutOptions())
+	etag := written.ETag
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,15 +229,16 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, sync.Object
 	return io.NopCloser(bytes.NewReader(o.body)), o.describe(key), nil
 }
 
-// Put stores a copy of body as key and returns its ETag, the body's MD5.
-func (s *Store) Put(ctx context.Context, key string, body []byte, opts sync.PutOptions) (string, error) {
+// Put stores a copy of body as key and returns its description; the ETag
+// is the body's MD5.
+func (s *Store) Put(ctx context.Context, key string, body []byte, opts sync.PutOptions) (sync.Object, error) {
 	if err := s.start(ctx, OpPut, key, 0); err != nil {
-		return "", err
+		return sync.Object{}, err
 	}
 	defer s.mu.Unlock()
 	o := object{body: bytes.Clone(body), etag: md5Hex(body), class: opts.StorageClass, modified: time.Now()}
 	s.objects[key] = o
-	return o.etag, nil
+	return o.describe(key), nil
 }
 
 // Delete removes keys; missing ones are not an error.
@@ -255,18 +256,18 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 // Copy makes dstKey a copy of srcKey. Its ETag is the body's MD5, as S3
 // gives an object copied with CopyObject: the source's own ETag when that
 // was a single-part object. A missing source is sync.ErrNotFound.
-func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts sync.PutOptions) (string, error) {
+func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts sync.PutOptions) (sync.Object, error) {
 	if err := s.start(ctx, OpCopy, dstKey, 0); err != nil {
-		return "", err
+		return sync.Object{}, err
 	}
 	defer s.mu.Unlock()
 	src, ok := s.objects[srcKey]
 	if !ok {
-		return "", s.errorf(OpCopy, srcKey, sync.ErrNotFound)
+		return sync.Object{}, s.errorf(OpCopy, srcKey, sync.ErrNotFound)
 	}
 	o := object{body: src.body, etag: md5Hex(src.body), class: opts.StorageClass, modified: time.Now()}
 	s.objects[dstKey] = o
-	return o.etag, nil
+	return o.describe(dstKey), nil
 }
 
 // CreateMultipart starts an upload of key and returns its ID.
@@ -328,20 +329,20 @@ func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]sync.Par
 }
 
 // CompleteMultipart makes the given parts, which must be uploaded ones in
-// ascending order with their ETags, one object, and returns its ETag,
-// sync.MultipartETag of the parts. Every part but the last must have at
+// ascending order with their ETags, one object, and returns its
+// description, with the ETag sync.MultipartETag of the parts. Every part but the last must have at
 // least MinPartSize bytes. Uploaded parts left out are discarded.
-func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []sync.Part) (string, error) {
+func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []sync.Part) (sync.Object, error) {
 	if err := s.start(ctx, OpCompleteMultipart, key, 0); err != nil {
-		return "", err
+		return sync.Object{}, err
 	}
 	defer s.mu.Unlock()
 	up, err := s.upload(OpCompleteMultipart, key, uploadID)
 	if err != nil {
-		return "", err
+		return sync.Object{}, err
 	}
 	if len(parts) == 0 {
-		return "", s.errorf(OpCompleteMultipart, key, fmt.Errorf("%w: no parts given", ErrInvalidPart))
+		return sync.Object{}, s.errorf(OpCompleteMultipart, key, fmt.Errorf("%w: no parts given", ErrInvalidPart))
 	}
 	var body []byte
 	sums := make([][16]byte, len(parts))
@@ -349,11 +350,11 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 		held, ok := up.parts[p.Number]
 		switch {
 		case i > 0 && p.Number <= parts[i-1].Number:
-			return "", s.errorf(OpCompleteMultipart, key, fmt.Errorf("%w: part %d after part %d", ErrInvalidPart, p.Number, parts[i-1].Number))
+			return sync.Object{}, s.errorf(OpCompleteMultipart, key, fmt.Errorf("%w: part %d after part %d", ErrInvalidPart, p.Number, parts[i-1].Number))
 		case !ok || md5Hex(held) != p.ETag:
-			return "", s.errorf(OpCompleteMultipart, key, fmt.Errorf("%w: part %d with ETag %s", ErrInvalidPart, p.Number, p.ETag))
+			return sync.Object{}, s.errorf(OpCompleteMultipart, key, fmt.Errorf("%w: part %d with ETag %s", ErrInvalidPart, p.Number, p.ETag))
 		case i < len(parts)-1 && int64(len(held)) < s.MinPartSize:
-			return "", s.errorf(OpCompleteMultipart, key, fmt.Errorf("%w: part %d has %d bytes, under %d", ErrPartTooSmall, p.Number, len(held), s.MinPartSize))
+			return sync.Object{}, s.errorf(OpCompleteMultipart, key, fmt.Errorf("%w: part %d has %d bytes, under %d", ErrPartTooSmall, p.Number, len(held), s.MinPartSize))
 		}
 		body = append(body, held...)
 		sums[i] = md5.Sum(held)
@@ -361,7 +362,7 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 	o := object{body: body, etag: sync.MultipartETag(sums), class: up.class, modified: time.Now()}
 	s.objects[key] = o
 	delete(s.uploads, uploadID)
-	return o.etag, nil
+	return o.describe(key), nil
 }
 
 // AbortMultipart discards the upload and its parts. An upload that does not

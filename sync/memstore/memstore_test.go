@@ -23,7 +23,8 @@ func md5Hex(b []byte) string {
 func TestObjects(t *testing.T) {
 	s := memstore.New("b")
 	body := []byte("content")
-	etag, err := s.Put(ctx, "p/b", body, sync.PutOptions{})
+	written, err := s.Put(ctx, "p/b", body, sync.PutOptions{})
+	etag := written.ETag
 	if err != nil || etag != md5Hex(body) {
 		t.Fatalf("Put = %q, %v; want the body's MD5 %q", etag, err, md5Hex(body))
 	}
@@ -44,8 +45,8 @@ func TestObjects(t *testing.T) {
 	if string(got) != "content" || obj.ETag != etag || obj.Size != 7 {
 		t.Errorf("Get(p/b) = %q, ETag %s, size %d; want what was put", got, obj.ETag, obj.Size)
 	}
-	if etag, err := s.Copy(ctx, "p/b", "r/copy", sync.PutOptions{}); err != nil || etag != obj.ETag {
-		t.Errorf("Copy = %q, %v; want the source's ETag %s", etag, err, obj.ETag)
+	if cp, err := s.Copy(ctx, "p/b", "r/copy", sync.PutOptions{}); err != nil || cp.ETag != obj.ETag {
+		t.Errorf("Copy = %q, %v; want the source's ETag %s", cp.ETag, err, obj.ETag)
 	}
 	if err := s.Delete(ctx, "p/b", "never/there"); err != nil {
 		t.Errorf("Delete with a missing key = %v; want nil", err)
@@ -99,7 +100,8 @@ func TestMultipart(t *testing.T) {
 		t.Errorf("CompleteMultipart with a small first part = %v; want ErrPartTooSmall", err)
 	}
 	s.MinPartSize = 5
-	etag, err := s.CompleteMultipart(ctx, "big", id, listed[:2]) // the last part may be small, and is left out
+	written, err := s.CompleteMultipart(ctx, "big", id, listed[:2]) // the last part may be small, and is left out
+	etag := written.ETag
 	sums := [][16]byte{md5.Sum([]byte("11111")), md5.Sum([]byte("222222"))}
 	if want := sync.MultipartETag(sums); err != nil || etag != want {
 		t.Fatalf("CompleteMultipart = %q, %v; want %s", etag, err, want)

@@ -13,39 +13,44 @@ import (
 )
 
 // Copy makes dstKey a server-side copy of srcKey in the same bucket and
-// returns dstKey's ETag (without quotes). A single-part copy keeps the
+// returns dstKey's ETag (without quotes), size and version. A single-part copy keeps the
 // source's ETag. Sources over 5 GiB, which CopyObject refuses, are copied
 // part by part with UploadPartCopy; the copy then gets a multipart ETag. A
 // missing source gives an error matching ErrNotFound.
-func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts sync.PutOptions) (string, error) {
+func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts sync.PutOptions) (sync.Object, error) {
 	src, err := s.Head(ctx, srcKey)
 	if err != nil {
-		return "", err
+		return sync.Object{}, err
 	}
 	if src.Size > s.copyThreshold {
 		return s.copyMultipart(ctx, src, dstKey, opts)
 	}
-	out, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+	in := &s3.CopyObjectInput{
 		Bucket:       aws.String(s.bucket),
 		Key:          aws.String(dstKey),
 		CopySource:   aws.String(s.copySource(srcKey)),
 		StorageClass: types.StorageClass(opts.StorageClass),
-	})
+	}
+	if r := opts.Retention; r != nil {
+		in.ObjectLockMode, in.ObjectLockRetainUntilDate = types.ObjectLockMode(r.Mode), aws.Time(r.Until.UTC())
+	}
+	out, err := s.client.CopyObject(ctx, in)
 	if err != nil {
-		return "", s.wrap("copy "+s.address(srcKey)+" to", dstKey, err, sync.ErrNotFound)
+		return sync.Object{}, s.wrap("copy "+s.address(srcKey)+" to", dstKey, err, sync.ErrNotFound)
 	}
 	if out.CopyObjectResult == nil {
-		return "", s.newError("copy "+s.address(srcKey)+" to", dstKey, nil, "response has no copy result")
+		return sync.Object{}, s.newError("copy "+s.address(srcKey)+" to", dstKey, nil, "response has no copy result")
 	}
-	return unquote(aws.ToString(out.CopyObjectResult.ETag)), nil
+	return sync.Object{Key: dstKey, ETag: unquote(aws.ToString(out.CopyObjectResult.ETag)), Size: src.Size,
+		VersionID: aws.ToString(out.VersionId)}, nil
 }
 
 // copyMultipart copies src to dstKey in parts of s.copyPartSize bytes with
 // UploadPartCopy, and aborts the upload if any step fails.
-func (s *Store) copyMultipart(ctx context.Context, src sync.Object, dstKey string, opts sync.PutOptions) (etag string, err error) {
+func (s *Store) copyMultipart(ctx context.Context, src sync.Object, dstKey string, opts sync.PutOptions) (obj sync.Object, err error) {
 	uploadID, err := s.CreateMultipart(ctx, dstKey, opts)
 	if err != nil {
-		return "", err
+		return sync.Object{}, err
 	}
 	defer func() {
 		if err != nil {
@@ -67,10 +72,10 @@ func (s *Store) copyMultipart(ctx context.Context, src sync.Object, dstKey strin
 			CopySourceIfMatch: aws.String(`"` + src.ETag + `"`),
 		})
 		if err != nil {
-			return "", s.wrap(fmt.Sprintf("copy part %d of %s to", number, s.address(src.Key)), dstKey, err, sync.ErrNotFound)
+			return sync.Object{}, s.wrap(fmt.Sprintf("copy part %d of %s to", number, s.address(src.Key)), dstKey, err, sync.ErrNotFound)
 		}
 		if out.CopyPartResult == nil {
-			return "", s.newError("copy "+s.address(src.Key)+" to", dstKey, nil, "response has no copy part result")
+			return sync.Object{}, s.newError("copy "+s.address(src.Key)+" to", dstKey, nil, "response has no copy part result")
 		}
 		parts = append(parts, sync.Part{
 			Number: number,

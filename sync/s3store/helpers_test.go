@@ -57,7 +57,8 @@ func md5Hex(b []byte) string {
 // put uploads body as key or fails the test, and returns the ETag.
 func put(t *testing.T, store *s3store.Store, key string, body []byte) string {
 	t.Helper()
-	etag, err := store.Put(context.Background(), key, body, sync.PutOptions{})
+	written, err := store.Put(context.Background(), key, body, sync.PutOptions{})
+	etag := written.ETag
 	if err != nil {
 		t.Fatalf("Put(%s) = %v", key, err)
 	}

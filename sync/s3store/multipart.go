@@ -17,11 +17,15 @@ import (
 
 // CreateMultipart starts a multipart upload of key and returns its upload ID.
 func (s *Store) CreateMultipart(ctx context.Context, key string, opts sync.PutOptions) (string, error) {
-	out, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+	in := &s3.CreateMultipartUploadInput{
 		Bucket:       aws.String(s.bucket),
 		Key:          aws.String(key),
 		StorageClass: types.StorageClass(opts.StorageClass),
-	})
+	}
+	if r := opts.Retention; r != nil {
+		in.ObjectLockMode, in.ObjectLockRetainUntilDate = types.ObjectLockMode(r.Mode), aws.Time(r.Until.UTC())
+	}
+	out, err := s.client.CreateMultipartUpload(ctx, in)
 	if err != nil {
 		return "", s.wrap("create multipart upload", key, err, sync.ErrNoSuchBucket)
 	}
@@ -83,7 +87,7 @@ func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]sync.Par
 
 // CompleteMultipart completes the upload from parts, which must be in
 // part-number order, and returns the object's ETag (without quotes).
-func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []sync.Part) (string, error) {
+func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []sync.Part) (sync.Object, error) {
 	completed := make([]types.CompletedPart, len(parts))
 	for i, part := range parts {
 		completed[i] = types.CompletedPart{
@@ -98,9 +102,13 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
 	})
 	if err != nil {
-		return "", s.wrap("complete multipart upload", key, err, sync.ErrNoSuchUpload)
+		return sync.Object{}, s.wrap("complete multipart upload", key, err, sync.ErrNoSuchUpload)
 	}
-	return unquote(aws.ToString(out.ETag)), nil
+	var size int64
+	for _, p := range parts {
+		size += p.Size
+	}
+	return sync.Object{Key: key, ETag: unquote(aws.ToString(out.ETag)), Size: size, VersionID: aws.ToString(out.VersionId)}, nil
 }
 
 // AbortMultipart aborts the upload and frees its parts. An upload that no

@@ -53,7 +53,8 @@ func TestMultipartUpload(t *testing.T) {
 	if !slices.Equal(listed, sent) {
 		t.Errorf("ListParts = %+v; want %+v", listed, sent)
 	}
-	etag, err := store.CompleteMultipart(ctx, "big/object", uploadID, listed)
+	written, err := store.CompleteMultipart(ctx, "big/object", uploadID, listed)
+	etag := written.ETag
 	if err != nil {
 		t.Fatalf("CompleteMultipart = %v", err)
 	}

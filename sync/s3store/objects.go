@@ -67,31 +67,37 @@ func (s *Store) Head(ctx context.Context, key string) (sync.Object, error) {
 		StorageClass: string(out.StorageClass),
 		LastModified: aws.ToTime(out.LastModified),
 		Metadata:     out.Metadata,
+		VersionID:    aws.ToString(out.VersionId),
 	}, nil
 }
 
-// Put uploads body as key in one PutObject with an explicit Content-MD5 and
-// returns the object's ETag (without quotes). When the server returns an
-// MD5-shaped ETag that is not the MD5 of body, the error matches
-// ErrETagMismatch. No user metadata is ever sent.
-func (s *Store) Put(ctx context.Context, key string, body []byte, opts sync.PutOptions) (string, error) {
+// Put uploads body as key in one PutObject with an explicit Content-MD5
+// (which Object Lock buckets require) and returns the object's ETag
+// (without quotes) and version. When the server returns an MD5-shaped ETag
+// that is not the MD5 of body, the error matches ErrETagMismatch. No user
+// metadata is ever sent.
+func (s *Store) Put(ctx context.Context, key string, body []byte, opts sync.PutOptions) (sync.Object, error) {
 	sum := md5.Sum(body)
-	out, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(key),
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
 		StorageClass:  types.StorageClass(opts.StorageClass),
-	}, unsignedPayload)
+	}
+	if r := opts.Retention; r != nil {
+		in.ObjectLockMode, in.ObjectLockRetainUntilDate = types.ObjectLockMode(r.Mode), aws.Time(r.Until.UTC())
+	}
+	out, err := s.client.PutObject(ctx, in, unsignedPayload)
 	if err != nil {
-		return "", s.wrap("put", key, err, sync.ErrNoSuchBucket)
+		return sync.Object{}, s.wrap("put", key, err, sync.ErrNoSuchBucket)
 	}
 	etag := unquote(aws.ToString(out.ETag))
 	if err := s.checkETag("put", key, etag, sum, out.ServerSideEncryption); err != nil {
-		return "", err
+		return sync.Object{}, err
 	}
-	return etag, nil
+	return sync.Object{Key: key, ETag: etag, Size: int64(len(body)), VersionID: aws.ToString(out.VersionId)}, nil
 }
 
 // Get returns the object's body, which the caller closes, and its ETag
@@ -108,7 +114,8 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, sync.Object
 		return nil, sync.Object{}, s.wrap("get", key, err, sync.ErrNotFound)
 	}
 	obj := sync.Object{Key: key, ETag: unquote(aws.ToString(out.ETag)), Size: aws.ToInt64(out.ContentLength),
-		StorageClass: string(out.StorageClass), LastModified: aws.ToTime(out.LastModified)}
+		StorageClass: string(out.StorageClass), LastModified: aws.ToTime(out.LastModified),
+		VersionID: aws.ToString(out.VersionId)}
 	return out.Body, obj, nil
 }
 

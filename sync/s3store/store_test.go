@@ -78,7 +78,8 @@ func TestPutDetectsETagMismatch(t *testing.T) {
 	for _, test := range tests {
 		cfg, _ := withRecorder(srv.Config(bucket), replaceETag(test.serverETag))
 		store := openStore(t, cfg)
-		etag, err := store.Put(context.Background(), "k", []byte("body"), sync.PutOptions{})
+		written, err := store.Put(context.Background(), "k", []byte("body"), sync.PutOptions{})
+		etag := written.ETag
 		if !errors.Is(err, test.wantErr) || (test.wantErr == nil && err != nil) {
 			t.Errorf("Put with server ETag %q = %q, %v; want error %v", test.serverETag, etag, err, test.wantErr)
 		}
@@ -241,7 +242,8 @@ func TestCopy(t *testing.T) {
 	body := randomBytes(t, 100<<10)
 	src := "dir/source file+plus&amp=ü"
 	srcETag := put(t, store, src, body)
-	etag, err := store.Copy(ctx, src, "copies/dst", sync.PutOptions{})
+	written, err := store.Copy(ctx, src, "copies/dst", sync.PutOptions{})
+	etag := written.ETag
 	if err != nil {
 		t.Fatalf("Copy = %v", err)
 	}
@@ -263,7 +265,8 @@ func TestCopyLargeUsesParts(t *testing.T) {
 	s3store.SetCopyLimits(store, 1<<20, partSize)
 	body := randomBytes(t, 2*partSize+12345)
 	put(t, store, "src", body)
-	etag, err := store.Copy(context.Background(), "src", "dst", sync.PutOptions{})
+	written, err := store.Copy(context.Background(), "src", "dst", sync.PutOptions{})
+	etag := written.ETag
 	if err != nil {
 		t.Fatalf("Copy = %v", err)
 	}
