@@ -2,7 +2,9 @@ package sync
 
 import (
 	"crypto/sha256"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/s3seal/s3seal/catalog"
 )
@@ -194,5 +196,37 @@ func TestHashingReaderAt(t *testing.T) {
 	h2.ReadAt(buf, 12) // a gap: 8..12 never read
 	if _, ok := h2.sum(int64(len(data))); ok {
 		t.Errorf("sum after a gap reported complete")
+	}
+}
+
+func TestPickRun(t *testing.T) {
+	runs := []catalog.Run{{ID: 1, FinishedAt: 100}, {ID: 2, FinishedAt: 200}, {ID: 3, FinishedAt: 300}}
+	tests := []struct {
+		at     At
+		want   int64 // 0: an error
+		newest bool
+	}{
+		{At{ID: 2}, 2, false},
+		{At{ID: 3}, 3, true},
+		{At{ID: 4}, 0, false},
+		{At{Time: time.Unix(0, 250)}, 2, false},
+		{At{Time: time.Unix(0, 200)}, 2, false}, // finished at that very moment
+		{At{Time: time.Unix(0, 999)}, 3, true},
+		{At{Time: time.Unix(0, 99)}, 0, false},
+	}
+	for _, tt := range tests {
+		got, newest, err := PickRun(runs, tt.at)
+		if tt.want == 0 {
+			if !errors.Is(err, ErrNoHistory) {
+				t.Errorf("PickRun(%+v) = %+v, %v; want ErrNoHistory", tt.at, got, err)
+			}
+			continue
+		}
+		if err != nil || got.ID != tt.want || newest != tt.newest {
+			t.Errorf("PickRun(%+v) = #%d, newest %v, %v; want #%d, %v", tt.at, got.ID, newest, err, tt.want, tt.newest)
+		}
+	}
+	if _, _, err := PickRun(nil, At{ID: 1}); !errors.Is(err, ErrNoHistory) {
+		t.Errorf("PickRun of no runs = %v; want ErrNoHistory", err)
 	}
 }

@@ -48,12 +48,14 @@ type RestoreOptions struct {
 	// KeepSpecialModes applies the setuid, setgid and sticky bits of the
 	// catalog rows; by default they are dropped.
 	KeepSpecialModes bool
-	Report           Reporter
+	// Match, if set, restores only the rows whose path it accepts.
+	Match  func(path string) bool
+	Report Reporter
 }
 
 // RestoreSummary counts what a restore did.
 type RestoreSummary struct {
-	Files    int   // rows in the catalog
+	Files    int   // rows in the catalog (that Match accepts)
 	Restored int   // files written
 	MD5Only  int   // of Restored, files verified by MD5 alone (rows without SHA-256)
 	Skipped  int   // files already restored
@@ -89,7 +91,13 @@ func Restore(ctx context.Context, db *catalog.DB, store Bucket, opts RestoreOpti
 	}
 	defer root.Close()
 	var rows []catalog.File
-	if err := db.Files(func(f catalog.File) error { rows = append(rows, f); return nil }); err != nil {
+	err = db.Files(func(f catalog.File) error {
+		if opts.Match == nil || opts.Match(f.Path) {
+			rows = append(rows, f)
+		}
+		return nil
+	})
+	if err != nil {
 		return sum, fmt.Errorf("restore: read catalog: %w", err)
 	}
 	sum.Files = len(rows)
@@ -237,7 +245,7 @@ func tempName(rel string) (string, error) {
 // download writes the decrypted object of f to out after checking that the
 // object read is the one f records, and checks the plaintext against f.
 func download(ctx context.Context, store Bucket, f catalog.File, ids []age.Identity, out io.Writer) (int64, error) {
-	body, obj, err := store.Get(ctx, f.ObjectKey)
+	body, obj, err := getRecorded(ctx, store, f)
 	if errors.Is(err, ErrInvalidObjectState) {
 		return 0, fmt.Errorf("%w: restore it from its archive storage class first (S3 RestoreObject), then run restore again", err)
 	}
@@ -259,6 +267,17 @@ func download(ctx context.Context, store Bucket, f catalog.File, ids []age.Ident
 		return n, whole.cause(fmt.Errorf("decrypt %s: %w", f.ObjectKey, err))
 	}
 	return n, checkContent(f, n, h.sums())
+}
+
+// getRecorded reads the object f records: the version it points to when the
+// catalog knows one and the store keeps versions (so a file overwritten or
+// deleted since, by a later sync or by someone else, still restores as
+// recorded), else the current object.
+func getRecorded(ctx context.Context, store Bucket, f catalog.File) (io.ReadCloser, Object, error) {
+	if f.VersionID != "" && store.History != nil {
+		return store.History.GetVersion(ctx, f.ObjectKey, f.VersionID)
+	}
+	return store.Get(ctx, f.ObjectKey)
 }
 
 // checkObject returns an error wrapping ErrObjectChanged unless obj, as the

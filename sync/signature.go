@@ -37,6 +37,10 @@ type Trust struct {
 	Known           []Known             // what other catalogs of this machine know of the target
 	AllowUnsigned   bool                // accept a catalog with no signature (pushed by an older s3seal)
 	AllowPlainNames bool                // accept plain names that nothing else proves
+	// Past says the catalog asked for is a past one (restore --at): that
+	// it is older than a generation this machine has seen is expected. Its
+	// signer must still be the known one.
+	Past bool
 }
 
 // Known is what one catalog of this machine knew about its target.

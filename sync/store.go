@@ -138,6 +138,8 @@ type Bucket struct {
 	Copier
 	UploadLister
 	BucketCreator
+	// History reads versions; nil for a store that keeps none.
+	History History
 }
 
 // url is the s3:// address of prefix in the bucket, for messages.

@@ -164,6 +164,9 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 	}
 	// A refused deletion leaves the uploads recorded: mirror them.
 	if err == nil || errors.Is(err, ErrTooManyDeletes) {
+		if rerr := o.recordRun(db, &sum); rerr != nil {
+			return sum, rerr
+		}
 		if merr := o.mirror(ctx, db, b, cr); merr != nil {
 			return sum, merr
 		}
@@ -202,6 +205,22 @@ func (o *run) deleteGone(ctx context.Context, db *catalog.DB, b Bucket, entries 
 		return nil
 	}
 	return deleteGone(ctx, db, b, o.DryRun, o.MaxDelete, DeleteInput{Scanned: entries, Reported: reported, Skip: o.skip()}, sum, r)
+}
+
+// recordRun adds a run to the catalog's history when this one changed the
+// tree it holds (see catalog.Run); the mirror pushed next holds it.
+func (o *run) recordRun(db *catalog.DB, sum *Summary) error {
+	changed := sum.Uploaded + sum.Copied
+	if o.DryRun || changed+sum.Deleted == 0 {
+		return nil
+	}
+	files, err := db.Count()
+	if err != nil {
+		return err
+	}
+	_, err = db.AddRun(catalog.Run{FinishedAt: time.Now().UnixNano(), Files: files,
+		Changed: changed, Deleted: sum.Deleted, Bytes: sum.PlainBytes})
+	return err
 }
 
 // mirror pushes the catalog mirror when the run changed the catalog.

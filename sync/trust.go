@@ -91,7 +91,7 @@ func judgeSignature(trust Trust, known []Known, sig *cipher.Signature, sum [sha2
 			return Accepted{}, fmt.Errorf("%w: %s, but this machine knows the catalogs of %s signed by %s",
 				ErrOtherSigner, fp, trust.Target, cipher.SignerKey(k.Signer.Key).Fingerprint())
 		}
-		if p.sig.Generation < k.Signer.Generation {
+		if p.sig.Generation < k.Signer.Generation && !trust.Past {
 			return Accepted{}, fmt.Errorf("%w: generation %d, this machine has seen %d", ErrOlderGeneration, p.sig.Generation, k.Signer.Generation)
 		}
 		acc.Proof = ProofKnownKey

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"filippo.io/age"
+	"github.com/bmatcuk/doublestar/v4"
 	"github.com/spf13/cobra"
 
 	"github.com/s3seal/s3seal/catalog"
@@ -23,13 +27,15 @@ type restoreOptions struct {
 	catalogPath string
 	jobs        int
 	keepSpecial bool
+	at          string
+	include     []string
 }
 
 func newRestoreCommand() *cobra.Command {
 	var o restoreOptions
 	cmd := &cobra.Command{
-		Use:   "restore s3://BUCKET[/PREFIX] DEST",
-		Short: "Download, decrypt and verify every file of a target into DEST",
+		Use:   "restore s3://BUCKET[/PREFIX] DEST [PATH...]",
+		Short: "Download, decrypt and verify the files of a target into DEST, as of now or a past sync",
 		Long: `Restore brings every file of the target back under DEST. Each object's
 ETag and size are checked against the catalog, then it is decrypted and its
 plaintext's size and SHA-256 checked (MD5 for files the catalog recorded
@@ -46,13 +52,25 @@ The catalog comes from the target's encrypted mirror, so a new machine needs
 only the bucket and the identity (or passphrase); --catalog uses a local one.
 The mirror is checked as 'catalog pull' checks it (--fingerprint,
 --allow-unsigned, --allow-plain-names), against what this machine's catalogs
-in the default folder know of the target.`,
+in the default folder know of the target.
+
+On a versioned bucket, --at restores the tree as a past sync left it: the
+newest sync finished at or before a time (2026-11-20T03:00, 2026-11-20, or
+an age such as 3d or 12h), or a sync by its number as 's3seal history'
+lists it (#12). The catalog that sync pushed is read from the mirror's
+versions, judged as the current one is (its signer must be the current
+mirror's), and every file comes from the version it recorded.
+
+PATH arguments (files or folders, relative to the source) and --include
+globs restore part of the tree; without them, all of it.`,
 		Example: `  s3seal restore s3://my-bucket/archive ./restored -i key.txt
   s3seal restore s3://my-bucket/archive ./restored -S --passphrase-file pass.txt
-  s3seal restore s3://backups/data /srv/data -i key.txt --endpoint http://127.0.0.1:7070`,
-		Args: exactArgs(2),
+  s3seal restore s3://backups/data /srv/data -i key.txt --endpoint http://127.0.0.1:7070
+  s3seal restore s3://my-bucket/archive ./yesterday -i key.txt --at 1d
+  s3seal restore s3://my-bucket/archive ./old -i key.txt --at 2026-11-20T03:00 docs/report.odt --include 'photos/**/*.jpg'`,
+		Args: minArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRestore(cmd.Context(), &o, args[0], args[1])
+			return runRestore(cmd.Context(), &o, args[0], args[1], args[2:])
 		},
 	}
 	fs := cmd.Flags()
@@ -63,13 +81,25 @@ in the default folder know of the target.`,
 	fs.StringVar(&o.catalogPath, "catalog", "", "use this local catalog `FILE` instead of the target's mirror")
 	fs.IntVarP(&o.jobs, "jobs", "j", 4, "files downloaded at once")
 	fs.BoolVar(&o.keepSpecial, "keep-special-modes", false, "apply the setuid, setgid and sticky bits the catalog records (dropped by default)")
+	fs.StringVar(&o.at, "at", "", "restore the tree as the last sync before `WHEN` left it: a time (2026-11-20T03:00), an age (3d, 12h) or a sync number (#12)")
+	fs.StringArrayVar(&o.include, "include", nil, "restore only paths matching `GLOB` (repeatable; ** crosses folders)")
 	return cmd
 }
 
-func runRestore(ctx context.Context, o *restoreOptions, src, dest string) error {
+func runRestore(ctx context.Context, o *restoreOptions, src, dest string, paths []string) error {
 	t, err := parseTarget(src)
 	if err != nil {
 		return err
+	}
+	match, err := restoreMatch(paths, o.include)
+	if err != nil {
+		return err
+	}
+	var at sync.At
+	if o.at != "" {
+		if at, err = parseAt(o.at, time.Now()); err != nil {
+			return err
+		}
 	}
 	dest, err = filepath.Abs(dest)
 	if err != nil {
@@ -92,6 +122,14 @@ func runRestore(ctx context.Context, o *restoreOptions, src, dest string) error 
 		return err
 	}
 	defer cleanup()
+	if o.at != "" {
+		past, pastCleanup, err := pastCatalog(ctx, o, db, st, t, ids, trust, at)
+		if err != nil {
+			return err
+		}
+		defer pastCleanup()
+		db = past
+	}
 	unlock, err := lockDest(dest)
 	if err != nil {
 		return err
@@ -100,7 +138,7 @@ func runRestore(ctx context.Context, o *restoreOptions, src, dest string) error 
 	out := o.out.printer(false)
 	start := time.Now()
 	sum, err := sync.Restore(ctx, db, st, sync.RestoreOptions{
-		Dest: dest, Identities: ids, Jobs: o.jobs, KeepSpecialModes: o.keepSpecial, Report: out.event,
+		Dest: dest, Identities: ids, Jobs: o.jobs, KeepSpecialModes: o.keepSpecial, Match: match, Report: out.event,
 	})
 	out.restoreSummary(sum, time.Since(start))
 	if err != nil {
@@ -167,4 +205,117 @@ func restoreCatalog(ctx context.Context, o *restoreOptions, st sync.Bucket, t ta
 	}
 	reportAccepted(os.Stderr, o.out.quiet, "SRC", t, acc)
 	return db, func() { db.Close(); cleanup() }, nil
+}
+
+// pastCatalog returns the catalog of the sync at names, found in the runs
+// of db (the current catalog): db itself when it is the newest run's, else
+// the mirror version that sync pushed, pulled into a temporary catalog and
+// judged under trust and what db knows of the target.
+func pastCatalog(ctx context.Context, o *restoreOptions, db *catalog.DB, st sync.Bucket, t target, ids []age.Identity, trust sync.Trust, at sync.At) (*catalog.DB, func(), error) {
+	hint := "turn history on with 's3seal target setup " + t.String() + " --versioning' (with the bucket owner's credentials); it covers the syncs from then on"
+	if st.History == nil {
+		return nil, nil, withHint(fmt.Errorf("restore --at: %w: the store keeps no versions", sync.ErrNoHistory), hint)
+	}
+	settings, err := st.History.Settings(ctx, t.Prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !settings.Versioned() {
+		return nil, nil, withHint(fmt.Errorf("restore --at: %w: s3://%s is not versioned, so each sync overwrote the one before", sync.ErrNoHistory, t.Bucket), hint)
+	}
+	runs, err := db.Runs()
+	if err != nil {
+		return nil, nil, err
+	}
+	run, newest, err := sync.PickRun(runs, at)
+	if err != nil {
+		return nil, nil, withHint(fmt.Errorf("restore --at: %w", err), "'s3seal history "+t.String()+"' lists the syncs that can be restored")
+	}
+	if !o.out.quiet {
+		fmt.Fprintf(os.Stderr, "s3seal: restoring the tree of sync #%d, finished %s\n", run.ID, time.Unix(0, run.FinishedAt).Format(time.RFC3339))
+	}
+	if newest {
+		return db, func() {}, nil
+	}
+	known, err := sync.KnownTarget(db)
+	if err != nil {
+		return nil, nil, err
+	}
+	trust.Known = append(trust.Known, known)
+	tmp, err := newPrivateTemp("restore-at")
+	if err != nil {
+		return nil, nil, err
+	}
+	past, err := catalog.Open(filepath.Join(tmp.dir, "catalog.db"))
+	if err != nil {
+		tmp.remove()
+		return nil, nil, err
+	}
+	if _, err := sync.PullPast(ctx, past, st, t.Prefix, run, ids, trust); err != nil {
+		past.Close()
+		tmp.remove()
+		return nil, nil, err
+	}
+	return past, func() { past.Close(); tmp.remove() }, nil
+}
+
+// parseAt reads --at: "#N" or "N" (a sync number), an age ("3d", "12h",
+// "90m": that long before now), a date ("2026-11-20": its start, local
+// time) or a time ("2026-11-20T03:00", "2026-11-20 03:00:05", RFC 3339).
+func parseAt(s string, now time.Time) (sync.At, error) {
+	if n, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64); err == nil {
+		if n < 1 {
+			return sync.At{}, usagef("--at %s: syncs are numbered from 1", s)
+		}
+		return sync.At{ID: n}, nil
+	}
+	if num, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.ParseFloat(num, 64); err == nil && days >= 0 {
+			return sync.At{Time: now.Add(-time.Duration(days * 24 * float64(time.Hour)))}, nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return sync.At{Time: now.Add(-d)}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return sync.At{Time: t}, nil
+		}
+	}
+	return sync.At{}, withHint(usagef("--at %q is not a time, an age or a sync number", s),
+		"examples: --at 2026-11-20T03:00, --at 2026-11-20, --at 3d, --at 12h, --at '#12'")
+}
+
+// restoreMatch returns the filter of PATH arguments and --include globs, or
+// nil for the whole tree. A path matches itself and everything under it.
+func restoreMatch(paths, globs []string) (func(string) bool, error) {
+	if len(paths)+len(globs) == 0 {
+		return nil, nil
+	}
+	var clean []string
+	for _, p := range paths {
+		c := path.Clean(filepath.ToSlash(p))
+		if c == "." || c == ".." || strings.HasPrefix(c, "../") || strings.HasPrefix(c, "/") {
+			return nil, usagef("restore: %s is not a path inside the backed-up folder", p)
+		}
+		clean = append(clean, c)
+	}
+	for _, g := range globs {
+		if !doublestar.ValidatePattern(g) {
+			return nil, usagef("--include %q is not a valid glob", g)
+		}
+	}
+	return func(rel string) bool {
+		for _, c := range clean {
+			if rel == c || strings.HasPrefix(rel, c+"/") {
+				return true
+			}
+		}
+		for _, g := range globs {
+			if ok, _ := doublestar.Match(g, rel); ok {
+				return true
+			}
+		}
+		return false
+	}, nil
 }

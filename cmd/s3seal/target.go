@@ -133,7 +133,7 @@ func (o *s3Options) store(ctx context.Context, t target) (sync.Bucket, error) {
 
 // engineBucket is st as the engine sees it.
 func engineBucket(st *s3store.Store) sync.Bucket {
-	return sync.Bucket{Name: st.Bucket(), Objects: st, Multipart: st, Copier: st, UploadLister: st, BucketCreator: st}
+	return sync.Bucket{Name: st.Bucket(), Objects: st, Multipart: st, Copier: st, UploadLister: st, BucketCreator: st, History: st}
 }
 
 // secret returns the secret access key from -s (a prompt) or
@@ -202,6 +202,16 @@ func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
 			return usagef("%s takes %d arguments, got %d", cmd.Name(), n, len(args))
+		}
+		return nil
+	}
+}
+
+// minArgs is cobra.MinimumNArgs with a usage error.
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usagef("%s takes at least %d arguments, got %d", cmd.Name(), n, len(args))
 		}
 		return nil
 	}
