@@ -214,3 +214,23 @@ func (db *DB) inTx(stmt *sql.Stmt, n int, do func(stmt *sql.Stmt, i int) error) 
 	db.commits.Add(1)
 	return nil
 }
+
+// RetainedBefore calls fn for every row that points to an object version
+// and whose retention ends before until (unix seconds), or that has none.
+func (db *DB) RetainedBefore(until int64, fn func(File) error) error {
+	rows, err := db.sql.Query("SELECT "+fileColumns+" FROM files WHERE version_id != '' AND retain_until < ? ORDER BY path", until)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

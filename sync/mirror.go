@@ -35,6 +35,12 @@ var ErrNoMirror = errors.New("the target has no catalog mirror")
 // UpdateMirror: keysID identifies the recipients (any string that changes
 // when they do).
 func PushCatalog(ctx context.Context, db *catalog.DB, store Bucket, prefix string, recipients []age.Recipient, keysID string) error {
+	return pushCatalog(ctx, db, store, prefix, recipients, keysID, PutOptions{})
+}
+
+// pushCatalog is PushCatalog with the options of the mirror's upload (an
+// Object Lock retention).
+func pushCatalog(ctx context.Context, db *catalog.DB, store Bucket, prefix string, recipients []age.Recipient, keysID string, opts PutOptions) error {
 	dir, err := db.TempDir("mirror")
 	if err != nil {
 		return fmt.Errorf("push catalog: %w", err)
@@ -54,13 +60,13 @@ func PushCatalog(ctx context.Context, db *catalog.DB, store Bucket, prefix strin
 	}
 	key := cipher.MetaKey(prefix, mirrorName)
 	if _, err := store.Head(ctx, key); err == nil {
-		if _, err := store.Copy(ctx, key, cipher.MetaKey(prefix, mirrorPrevName), PutOptions{}); err != nil {
+		if _, err := store.Copy(ctx, key, cipher.MetaKey(prefix, mirrorPrevName), opts); err != nil {
 			return fmt.Errorf("push catalog: keep previous generation: %w", err)
 		}
 	} else if !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("push catalog: %w", err)
 	}
-	obj, err := putEncryptedFile(ctx, store, key, snap, signed)
+	obj, err := putEncryptedFile(ctx, store, key, snap, signed, opts)
 	if err != nil {
 		return fmt.Errorf("push catalog: %w", err)
 	}
@@ -106,6 +112,11 @@ func pinOwnKey(db *catalog.DB, generation int64) error {
 // ETag that push gave it (nobody replaced or deleted it since). Checking
 // costs one HEAD request. It reports whether it pushed.
 func UpdateMirror(ctx context.Context, db *catalog.DB, store Bucket, prefix string, recipients []age.Recipient, keysID string) (pushed bool, err error) {
+	return updateMirror(ctx, db, store, prefix, recipients, keysID, PutOptions{})
+}
+
+// updateMirror is UpdateMirror with the options of the mirror's upload.
+func updateMirror(ctx context.Context, db *catalog.DB, store Bucket, prefix string, recipients []age.Recipient, keysID string, opts PutOptions) (pushed bool, err error) {
 	generation, err := db.Generation()
 	if err != nil {
 		return false, fmt.Errorf("push catalog: %w", err)
@@ -123,7 +134,7 @@ func UpdateMirror(ctx context.Context, db *catalog.DB, store Bucket, prefix stri
 			return false, fmt.Errorf("push catalog: %w", err)
 		}
 	}
-	return true, PushCatalog(ctx, db, store, prefix, recipients, keysID)
+	return true, pushCatalog(ctx, db, store, prefix, recipients, keysID, opts)
 }
 
 // PullCatalog downloads the target's catalog mirror, decrypts it with
@@ -290,7 +301,7 @@ func pinSigner(db *catalog.DB, own Known, sig *cipher.Signature) error {
 // putEncryptedFile encrypts a local file to recipients and uploads it as key,
 // in one PutObject or, when large, a multipart upload of sequential parts,
 // and returns the object's ETag.
-func putEncryptedFile(ctx context.Context, store Bucket, key, path string, recipients []age.Recipient) (Object, error) {
+func putEncryptedFile(ctx context.Context, store Bucket, key, path string, recipients []age.Recipient, opts PutOptions) (Object, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Object{}, err
@@ -305,7 +316,7 @@ func putEncryptedFile(ctx context.Context, store Bucket, key, path string, recip
 		return Object{}, err
 	}
 	ct := cipher.NewCiphertext(env, f, fi.Size())
-	return putObject(ctx, store, key, ct, ct.Size(), PutOptions{})
+	return putObject(ctx, store, key, ct, ct.Size(), opts)
 }
 
 // putObject uploads size bytes of r as key, through the uploader files

@@ -50,15 +50,46 @@ type Options struct {
 	// NoMirror leaves the catalog mirror in the bucket as it is; by default
 	// a run that changed the catalog pushes it (see UpdateMirror).
 	NoMirror bool
-	Report   Reporter
+	// Lock, on a bucket with Object Lock, gives every version the run
+	// writes a retention, and extends that of the versions the catalog
+	// points to that would expire within Lock.Margin.
+	Lock   *Lock
+	Report Reporter
 }
 
-// run is what Sync resolved before the files: the naming and the keys.
+// Lock is an Object Lock policy: versions are retained for Days from the
+// run that writes or extends them, in Mode (RetentionGovernance by
+// default), and extended when they would expire within Margin.
+type Lock struct {
+	Days   int
+	Mode   string
+	Margin time.Duration
+}
+
+// ErrNoObjectLock means a run with a Lock policy found a bucket without
+// Object Lock, which can only be turned on when a bucket is created.
+var ErrNoObjectLock = errors.New("the bucket does not have Object Lock")
+
+// run is what Sync resolved before the files: the naming, the keys, and
+// the retention this run gives what it writes.
 type run struct {
 	Options
 	naming     cipher.Naming
 	recipients []age.Recipient
 	keysID     string
+	retention  *Retention
+	// extendBefore: versions whose retention ends before it are extended.
+	extendBefore time.Time
+}
+
+// retainedUntil is the retention, in unix seconds, of a version this run
+// wrote (begun: not an upload resumed from an earlier run, whose version
+// has that run's): 0 when there is none, so the extension pass gives it one.
+func (o *run) retainedUntil(version string, begun bool) int64 {
+	if o.retention == nil || version == "" || !begun {
+		return 0
+	}
+	return o.retention.Until.Unix()
 }
 
 // Summary counts what a sync did.
@@ -74,6 +105,7 @@ type Summary struct {
 	BytesSent      int64 // ciphertext bytes sent in this run
 	PlainBytes     int64 // plaintext bytes of the uploaded files
 	SavedBytes     int64 // plaintext bytes of the files not uploaded: unchanged, or copied
+	Extended       int   // versions whose Object Lock retention was extended
 	StaleUploads   int   // unknown multipart uploads found under the prefix
 	AbortedUploads int   // of which were aborted
 }
@@ -130,6 +162,9 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 	if err := o.prepare(ctx, db, b, cr); err != nil {
 		return sum, err
 	}
+	if err := o.prepareLock(ctx, b, time.Now()); err != nil {
+		return sum, err
+	}
 
 	var entries []Entry
 	var reported []string // paths the scan failed on or passed over
@@ -159,6 +194,9 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 		}
 	}
 	err := execute(ctx, db, b, o, entries, remote, &sum, cr)
+	if err == nil {
+		err = o.extendRetention(ctx, db, b, &sum, cr)
+	}
 	if err == nil && opts.Delete {
 		err = o.deleteGone(ctx, db, b, entries, reported, &sum, cr)
 	}
@@ -228,7 +266,7 @@ func (o *run) mirror(ctx context.Context, db *catalog.DB, b Bucket, r *reporter)
 	if o.DryRun || o.NoMirror {
 		return nil
 	}
-	pushed, err := UpdateMirror(ctx, db, b, o.Prefix, o.recipients, o.keysID)
+	pushed, err := updateMirror(ctx, db, b, o.Prefix, o.recipients, o.keysID, PutOptions{Retention: o.retention})
 	if pushed && err == nil {
 		r.report(Event{Kind: EventInfo, Action: "push-mirror", Reason: "mirror-pushed"})
 	}

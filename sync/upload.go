@@ -54,6 +54,9 @@ type uploaded struct {
 	cipherSize int64
 	sent       int64 // ciphertext bytes this run sent: less than cipherSize when resumed
 	multipart  bool
+	// begun says the upload began in this run, so the version has this
+	// run's retention (putOpts.Retention); a resumed one has its own.
+	begun bool
 }
 
 // uploader encrypts source files and sends them to the store.
@@ -120,7 +123,7 @@ func (u *uploader) putSmall(ctx context.Context, root string, f *os.File, base E
 		return uploaded{}, err
 	}
 	u.report.report(Event{Kind: EventProgress, Path: base.Path, Bytes: int64(len(body))})
-	return uploaded{etag: obj.ETag, version: obj.VersionID, plain: sum, cipherSize: int64(len(body)), sent: int64(len(body))}, nil
+	return uploaded{etag: obj.ETag, version: obj.VersionID, plain: sum, cipherSize: int64(len(body)), sent: int64(len(body)), begun: true}, nil
 }
 
 // readFull fills p from r at off.
@@ -179,13 +182,15 @@ func (u *uploader) uploadMultipart(ctx context.Context, root string, f *os.File,
 				u.report.report(Event{Kind: EventInfo, Path: base.Path, Reason: "resumed", Bytes: partsSize(have)})
 			}
 		}
-		if up == nil {
+		begun := up == nil
+		if begun {
 			var err error
 			if up, err = u.begin(ctx, base, key); err != nil {
 				return uploaded{}, err
 			}
 		}
 		res, err := u.sendParts(ctx, root, f, base, up, have, gone)
+		res.begun = begun
 		if errors.Is(err, errRestart) && attempt == 0 {
 			u.report.report(Event{Kind: EventInfo, Path: base.Path, Reason: "restarted", Err: err})
 			if err := u.discard(ctx, up); err != nil {

@@ -211,7 +211,8 @@ func (w *worker) upload(ctx context.Context, t task) {
 	}
 	t.entry = base
 	w.record(t, withSums(catalog.File{ObjectKey: t.key, ETag: res.etag, VersionID: res.version,
-		CipherSize: res.cipherSize, UploadedAt: time.Now().Unix()}, res.plain))
+		RetainUntil: w.opts.retainedUntil(res.version, res.begun),
+		CipherSize:  res.cipherSize, UploadedAt: time.Now().Unix()}, res.plain))
 	if res.multipart {
 		// The row must be committed before the in-flight upload is
 		// forgotten: a crash in between would otherwise lose both, and the

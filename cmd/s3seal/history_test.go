@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -163,4 +164,92 @@ func TestParseAt(t *testing.T) {
 			t.Errorf("parseAt(%q) succeeded; want an error", bad)
 		}
 	}
+}
+
+// TestObjectLockRetention: on a bucket with Object Lock, every version a
+// sync writes is retained, so neither s3seal's credential nor the AWS CLI
+// can delete it by its version ID; a later sync extends the retention of
+// unchanged files' versions nearing its end (a margin longer than the
+// first lock period makes them due), and leaves alone those far from it.
+func TestObjectLockRetention(t *testing.T) {
+	e := newEnv(t)
+	e.bucket = e.srv.NewLockedBucket(t)
+	e.target = "s3://" + e.bucket + "/" + e.prefix
+	writeFile(t, filepath.Join(e.src, "a.txt"), []byte("alpha\n"))
+	writeFile(t, filepath.Join(e.src, "b.txt"), []byte("beta\n"))
+	start := time.Now()
+	e.sync(0, "--lock-days", "1")
+	row := e.row("a.txt")
+	until := time.Unix(row.RetainUntil, 0)
+	if row.VersionID == "" || until.Before(start.Add(24*time.Hour-time.Minute)) || until.After(time.Now().Add(24*time.Hour)) {
+		t.Fatalf("row after a locked sync: version %q, retained until %s; want a version retained for a day", row.VersionID, until)
+	}
+	ctx := context.Background()
+	st := e.store()
+	got, err := st.RetentionOf(ctx, row.ObjectKey, row.VersionID)
+	if err != nil || got.Mode != sync.RetentionGovernance || !got.Until.Equal(until) {
+		t.Errorf("the server says the version is retained %+v, %v; want governance until %s", got, err, until)
+	}
+	if err := st.DeleteVersion(ctx, row.ObjectKey, row.VersionID); err == nil {
+		t.Errorf("s3seal's credential deleted a retained version")
+	}
+	aws := exec.Command("aws", "s3api", "delete-object", "--bucket", e.bucket, "--key", row.ObjectKey,
+		"--version-id", row.VersionID, "--endpoint-url", e.srv.Endpoint)
+	aws.Env = e.environ()
+	if out, err := aws.CombinedOutput(); err == nil {
+		t.Errorf("aws s3api delete-object --version-id deleted a retained version:\n%s", out)
+	} else if !strings.Contains(string(out), "AccessDenied") {
+		t.Errorf("aws s3api delete-object --version-id failed, but not as a refusal: %v\n%s", err, out)
+	}
+	mirror := ""
+	if err := st.Versions(ctx, e.prefix+"/.s3seal/catalog.age", func(v sync.Version) error { mirror = v.VersionID; return nil }); err != nil || mirror == "" {
+		t.Fatalf("mirror versions: %v", err)
+	}
+	if err := st.DeleteVersion(ctx, e.prefix+"/.s3seal/catalog.age", mirror); err == nil {
+		t.Errorf("the catalog mirror's version could be deleted")
+	}
+	if rc, _, err := st.GetVersion(ctx, row.ObjectKey, row.VersionID); err != nil {
+		t.Errorf("the retained version is gone: %v", err)
+	} else {
+		rc.Close()
+	}
+
+	// Nothing changed, but both files' versions end within the margin.
+	res := e.run(e.syncArgsJSON("--lock-days", "2", "--lock-margin", "3d")...)
+	if res.code != 0 || !strings.Contains(lastLine(res.stdout), `"retention_extended":2`) || !strings.Contains(lastLine(res.stdout), `"uploaded":0`) {
+		t.Fatalf("sync with the versions due: exit %d, summary %s; want 2 retentions extended, nothing uploaded\n%s", res.code, lastLine(res.stdout), res.stderr)
+	}
+	extended := e.row("a.txt")
+	if extended.VersionID != row.VersionID || extended.RetainUntil < row.RetainUntil+23*3600 {
+		t.Errorf("after the extension the row says version %s until %s; want %s until a day later than %s",
+			extended.VersionID, time.Unix(extended.RetainUntil, 0), row.VersionID, until)
+	}
+	if got, err := st.RetentionOf(ctx, row.ObjectKey, row.VersionID); err != nil || got.Until.Unix() != extended.RetainUntil {
+		t.Errorf("the server says the version is retained until %s (%v); want %s", got.Until, err, time.Unix(extended.RetainUntil, 0))
+	}
+
+	// Far from their end: no request for them.
+	res = e.run(e.syncArgsJSON("--lock-days", "2", "--lock-margin", "1h")...)
+	if res.code != 0 || !strings.Contains(lastLine(res.stdout), `"retention_extended":0`) {
+		t.Errorf("sync with no version due: exit %d, summary %s; want none extended\n%s", res.code, lastLine(res.stdout), res.stderr)
+	}
+
+	// A bucket without Object Lock refuses --lock-days with a hint.
+	plain := newEnv(t)
+	writeFile(t, filepath.Join(plain.src, "a.txt"), []byte("alpha\n"))
+	res = plain.run(plain.syncArgsJSON("--lock-days", "1")...)
+	if res.code == 0 || !strings.Contains(res.stderr, "does not have Object Lock") || !strings.Contains(res.stderr, "hint:") {
+		t.Errorf("--lock-days on a bucket without Object Lock: exit %d\n%s; want a refusal with a hint", res.code, res.stderr)
+	}
+}
+
+// syncArgsJSON is the env's sync command line with --json and extra flags.
+func (e *env) syncArgsJSON(extra ...string) []string {
+	return append([]string{"sync", e.src, e.target, "-r", e.recipient, "--endpoint", e.srv.Endpoint, "--json", "--catalog", e.catalog}, extra...)
+}
+
+// lastLine is the last line of out.
+func lastLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return lines[len(lines)-1]
 }

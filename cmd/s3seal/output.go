@@ -216,7 +216,7 @@ func (p *printer) syncSummary(s sync.Summary, d time.Duration) {
 		p.writeJSON(map[string]any{"type": "summary", "files": s.Files, "uploaded": s.Uploaded,
 			"copied": s.Copied, "unchanged": s.Skipped + s.Recorded, "failed": s.Failed, "warnings": s.Warnings, "deleted": s.Deleted,
 			"bytes_sent": s.BytesSent, "plain_bytes": s.PlainBytes, "bytes_saved": s.SavedBytes,
-			"seconds": d.Seconds(), "dry_run": p.dryRun})
+			"retention_extended": s.Extended, "seconds": d.Seconds(), "dry_run": p.dryRun})
 		return
 	}
 	if p.opts.quiet {
@@ -234,6 +234,9 @@ func (p *printer) syncSummary(s sync.Summary, d time.Duration) {
 		extra += fmt.Sprintf(", %d to delete", s.Deleted)
 	} else if s.Deleted > 0 {
 		extra += fmt.Sprintf(", %d deleted", s.Deleted)
+	}
+	if s.Extended > 0 {
+		extra += fmt.Sprintf(", %d retentions extended", s.Extended)
 	}
 	fmt.Fprintf(p.stderr, "s3seal: %d files: %d %s (%s sent), %d unchanged%s, %d failed, in %s\n",
 		s.Files, s.Uploaded, verb, size(s.BytesSent), s.Skipped+s.Recorded, extra, s.Failed, d.Round(time.Millisecond))

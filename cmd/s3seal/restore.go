@@ -269,12 +269,7 @@ func parseAt(s string, now time.Time) (sync.At, error) {
 		}
 		return sync.At{ID: n}, nil
 	}
-	if num, ok := strings.CutSuffix(s, "d"); ok {
-		if days, err := strconv.ParseFloat(num, 64); err == nil && days >= 0 {
-			return sync.At{Time: now.Add(-time.Duration(days * 24 * float64(time.Hour)))}, nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+	if d, err := parseAge(s); err == nil {
 		return sync.At{Time: now.Add(-d)}, nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {

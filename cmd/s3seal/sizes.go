@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // parseSize parses an amount of bytes written as a number with an optional
@@ -97,4 +98,40 @@ func parseRate(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid rate %q: want bytes per second such as 256k, 10M or 1.5M", s)
 	}
 	return n, nil
+}
+
+// ageValue is a pflag.Value for a duration that also takes days: "3d",
+// "1.5d", or anything time.ParseDuration reads ("12h", "90m").
+type ageValue time.Duration
+
+func (a *ageValue) String() string {
+	if *a == 0 {
+		return ""
+	}
+	return time.Duration(*a).String()
+}
+
+func (a *ageValue) Type() string { return "age" }
+
+func (a *ageValue) Set(s string) error {
+	d, err := parseAge(s)
+	if err != nil {
+		return err
+	}
+	*a = ageValue(d)
+	return nil
+}
+
+// parseAge reads "3d", "1.5d", or a time.ParseDuration duration, not
+// negative.
+func parseAge(s string) (time.Duration, error) {
+	if num, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.ParseFloat(num, 64); err == nil && days >= 0 {
+			return time.Duration(days * 24 * float64(time.Hour)), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("%q is not an age such as 3d, 12h or 90m", s)
 }

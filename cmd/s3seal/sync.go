@@ -33,6 +33,9 @@ type syncOptions struct {
 	plainNames   bool
 	hiddenNames  bool
 	noMirror     bool
+	lockDays     int
+	lockMode     string
+	lockMargin   ageValue
 	storageClass string
 	abortAfter   time.Duration
 	delete       bool
@@ -106,6 +109,9 @@ flags on the command line override it.`,
 	fs.Var(&o.partSize, "part-size", "multipart part `SIZE`: 16M, 64M (k, M, G are powers of 1024; raised to at least 5M, and so that no upload exceeds 10,000 parts)")
 	fs.BoolVar(&o.plainNames, "plain-names", false, "new target: readable object keys (PREFIX/path); the default hides names")
 	fs.BoolVar(&o.hiddenNames, "hidden-names", false, "insist on hidden object names")
+	fs.IntVar(&o.lockDays, "lock-days", 0, "on a bucket with Object Lock, retain every version written for `N` days, and extend the retention of unchanged files' versions before it lapses")
+	fs.StringVar(&o.lockMode, "lock-mode", "governance", "Object Lock mode with --lock-days: governance (an account allowed to bypass it can still delete) or compliance (nobody can, not even the bucket's owner)")
+	fs.Var(&o.lockMargin, "lock-margin", "with --lock-days, extend retentions that end within `AGE` (3d, 12h; default: half the lock period, at most 7d); sync at least that often")
 	fs.BoolVar(&o.noMirror, "no-mirror", false, "do not update the encrypted catalog mirror (by default updated when the catalog changed or the mirror is missing)")
 	fs.StringVar(&o.storageClass, "storage-class", "", "S3 storage `CLASS` of file objects: "+strings.Join(storageClasses, ", ")+", or a class of the server's own (the catalog mirror stays STANDARD)")
 	fs.BoolVar(&o.delete, "delete", false, "delete the objects of files deleted from SRC (default: keep them)")
@@ -129,6 +135,11 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	if err != nil {
 		return err
 	}
+	lock, err := o.lock()
+	if err != nil {
+		return err
+	}
+	o.s3.objectLock = lock != nil // a bucket -c creates gets Object Lock
 	source, err := filepath.Abs(src)
 	if err != nil {
 		return err
@@ -188,6 +199,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		Delete:            o.delete,
 		MaxDelete:         o.maxDelete,
 		NoMirror:          o.noMirror,
+		Lock:              lock,
 		Report: func(e sync.Event) {
 			if e.Kind == sync.EventInfo && e.Reason == "signing-key" && !o.out.quiet {
 				announceSigningKey(e.Path, source, t)
@@ -205,6 +217,9 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		return withHint(err, "check that SRC is the right folder and is mounted",
 			"if the deletions are intended, run again with a higher --max-delete, or first with --dry-run to list them")
 	}
+	if errors.Is(err, sync.ErrNoObjectLock) {
+		return withHint(err, "Object Lock can only be enabled when a bucket is created: create one with 's3seal target setup s3://BUCKET/PREFIX -c --versioning --lock-days N' (owner credentials), or drop --lock-days")
+	}
 	if err != nil {
 		return err
 	}
@@ -212,6 +227,30 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		return exitStatus{exitPartial}
 	}
 	return nil
+}
+
+// lock returns the Object Lock policy of --lock-days, --lock-mode and
+// --lock-margin, or nil without --lock-days.
+func (o *syncOptions) lock() (*sync.Lock, error) {
+	if o.lockDays < 0 {
+		return nil, usagef("--lock-days must be positive")
+	}
+	if o.lockDays == 0 {
+		return nil, nil
+	}
+	l := &sync.Lock{Days: o.lockDays, Margin: time.Duration(o.lockMargin)}
+	switch strings.ToLower(o.lockMode) {
+	case "governance":
+		l.Mode = sync.RetentionGovernance
+	case "compliance":
+		l.Mode = sync.RetentionCompliance
+	default:
+		return nil, usagef("--lock-mode is governance or compliance, not %q", o.lockMode)
+	}
+	if l.Margin <= 0 {
+		l.Margin = min(time.Duration(o.lockDays)*12*time.Hour, 7*24*time.Hour)
+	}
+	return l, nil
 }
 
 func namingChoice(plain, hidden bool) sync.NamingChoice {

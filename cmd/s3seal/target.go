@@ -73,6 +73,7 @@ type s3Options struct {
 	secretKey     string
 	secretKeyFile string
 	createBucket  bool
+	objectLock    bool // a bucket created gets Object Lock
 	maxAttempts   int
 	allowHTTP     bool
 	bwlimit       rateValue // bytes per second of uploads; set by sync's --bwlimit
@@ -101,7 +102,7 @@ func (o *s3Options) bucket(ctx context.Context, t target) (b sync.Bucket, missin
 	cfg := s3store.Config{
 		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
 		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts, BandwidthLimit: int64(o.bwlimit),
-		AllowHTTP: o.allowHTTP,
+		AllowHTTP: o.allowHTTP, ObjectLock: o.objectLock,
 	}
 	secret, err := o.secret()
 	if err != nil {

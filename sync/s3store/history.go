@@ -193,3 +193,21 @@ func (s *Store) DeleteVersion(ctx context.Context, key, versionID string) error 
 	}
 	return nil
 }
+
+// RetentionOf returns one version's Object Lock retention. The engine never
+// reads it back (the catalog records what it set); it is for audits and
+// tests.
+func (s *Store) RetentionOf(ctx context.Context, key, versionID string) (sync.Retention, error) {
+	out, err := s.client.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{
+		Bucket:    aws.String(s.bucket),
+		Key:       aws.String(key),
+		VersionId: aws.String(versionID),
+	})
+	if err != nil {
+		return sync.Retention{}, s.wrap("get retention of version "+versionID+" of", key, err, sync.ErrNotFound)
+	}
+	if out.Retention == nil {
+		return sync.Retention{}, nil
+	}
+	return sync.Retention{Mode: string(out.Retention.Mode), Until: aws.ToTime(out.Retention.RetainUntilDate)}, nil
+}
