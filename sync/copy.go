@@ -32,7 +32,7 @@ func (w *worker) copy(ctx context.Context, t task, sums plainSums) {
 	// that has one (Decide checked they agree).
 	w.record(t, withSums(catalog.File{ObjectKey: t.key, ETag: obj.ETag, VersionID: obj.VersionID,
 		RetainUntil: w.opts.retainedUntil(obj.VersionID, true),
-		CipherSize: src.CipherSize, UploadedAt: time.Now().Unix()}, sums))
+		CipherSize:  src.CipherSize, UploadedAt: time.Now().Unix()}, sums))
 	w.count(func(s *Summary) {
 		s.Copied++
 		s.SavedBytes += t.entry.Size
