@@ -107,6 +107,34 @@ func TestRestoreAtPastSyncs(t *testing.T) {
 		}
 	}
 
+	// history lists the three syncs, all restorable, and the versions
+	// of a file edited twice and of one deleted.
+	fresh := e.withHome()
+	hist := fresh.run("history", e.target, "-i", e.keyFile, "--endpoint", e.srv.Endpoint, "--json")
+	syncs := events(t, hist.stdout, "sync")
+	if hist.code != 0 || len(syncs) != 3 {
+		t.Fatalf("history: exit %d, %d syncs; want 3\n%s%s", hist.code, len(syncs), hist.stdout, hist.stderr)
+	}
+	for i, s := range syncs {
+		if s["id"] != float64(i+1) || s["restorable"] != true {
+			t.Errorf("history line %d = %v; want sync #%d, restorable", i+1, s, i+1)
+		}
+	}
+	if syncs[1]["deleted"] != float64(1) || syncs[2]["changed"] != float64(5) {
+		t.Errorf("history: sync #2 deleted %v, sync #3 changed %v; want 1 and 5", syncs[1]["deleted"], syncs[2]["changed"])
+	}
+	for path, want := range map[string]int{"a.txt": 3, "dir/b.txt": 2} {
+		res := fresh.run("history", e.target, path, "-i", e.keyFile, "--endpoint", e.srv.Endpoint, "--json")
+		versions := events(t, res.stdout, "version")
+		if res.code != 0 || len(versions) != want {
+			t.Errorf("history %s: exit %d, %d versions; want %d\n%s%s", path, res.code, len(versions), want, res.stdout, res.stderr)
+			continue
+		}
+		if path == "dir/b.txt" && versions[0]["delete_marker"] != true {
+			t.Errorf("history dir/b.txt: the newest is %v; want the deletion's marker", versions[0])
+		}
+	}
+
 	// Part of a past tree: one file and a glob, as of the first sync.
 	dest, res := e.restoreAt(times[0].Format(time.RFC3339Nano), "a.txt", "--include", "dir/**/*.bin")
 	if res.code != 0 {

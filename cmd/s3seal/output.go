@@ -205,9 +205,12 @@ func doneVerb(e sync.Event) string {
 	return "uploaded"
 }
 
-func (p *printer) writeJSON(v any) {
+func (p *printer) writeJSON(v any) { writeJSONLine(p.stdout, v) }
+
+// writeJSONLine writes v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) {
 	b, _ := json.Marshal(v)
-	fmt.Fprintf(p.stdout, "%s\n", b)
+	fmt.Fprintf(w, "%s\n", b)
 }
 
 func (p *printer) syncSummary(s sync.Summary, d time.Duration) {

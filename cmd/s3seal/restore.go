@@ -117,7 +117,7 @@ func runRestore(ctx context.Context, o *restoreOptions, src, dest string, paths 
 	if err != nil {
 		return err
 	}
-	db, cleanup, err := restoreCatalog(ctx, o, st, t, ids, trust)
+	db, cleanup, err := targetCatalog(ctx, o.catalogPath, o.out.quiet, st, t, ids, trust)
 	if err != nil {
 		return err
 	}
@@ -169,12 +169,12 @@ func lockDest(dest string) (unlock func(), err error) {
 	return func() { lock.Close() }, nil
 }
 
-// restoreCatalog opens the catalog at o.catalogPath, or pulls the target's
-// mirror into a temporary one under the data directory (see privateTemp),
-// judged under trust and what this machine's default catalogs know of the
-// target.
-func restoreCatalog(ctx context.Context, o *restoreOptions, st sync.Bucket, t target, ids []age.Identity, trust sync.Trust) (*catalog.DB, func(), error) {
-	if path := o.catalogPath; path != "" {
+// targetCatalog opens the catalog at path, or without one pulls the
+// target's mirror into a temporary catalog under the data directory (see
+// privateTemp), judged under trust and what this machine's default catalogs
+// know of the target; unless quiet, it says how the mirror was accepted.
+func targetCatalog(ctx context.Context, path string, quiet bool, st sync.Bucket, t target, ids []age.Identity, trust sync.Trust) (*catalog.DB, func(), error) {
+	if path != "" {
 		if _, err := os.Stat(path); err != nil {
 			return nil, nil, err
 		}
@@ -203,7 +203,7 @@ func restoreCatalog(ctx context.Context, o *restoreOptions, st sync.Bucket, t ta
 		cleanup()
 		return nil, nil, err
 	}
-	reportAccepted(os.Stderr, o.out.quiet, "SRC", t, acc)
+	reportAccepted(os.Stderr, quiet, "SRC", t, acc)
 	return db, func() { db.Close(); cleanup() }, nil
 }
 
