@@ -277,7 +277,9 @@ func execute(ctx context.Context, db *catalog.DB, store Bucket, o *run, entries 
 	for range filesInFlight(opts.Jobs) {
 		g.Go(func() error {
 			for t := range tasks {
-				w.run(gctx, t)
+				if err := w.run(gctx, t); err != nil {
+					return err
+				}
 			}
 			return nil
 		})
