@@ -205,6 +205,9 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		return withHint(err, "check that SRC is the right folder and is mounted",
 			"if the deletions are intended, run again with a higher --max-delete, or first with --dry-run to list them")
 	}
+	if errors.Is(err, sync.ErrInvalidStorageClass) {
+		return withHint(err, storageClassHints(o.storageClass)...)
+	}
 	if err != nil {
 		return err
 	}
@@ -212,6 +215,16 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		return exitStatus{exitPartial}
 	}
 	return nil
+}
+
+// storageClassHints say what to do when the server refuses class: S3
+// defines many classes, and servers accept a subset.
+func storageClassHints(class string) []string {
+	return []string{
+		fmt.Sprintf("S3 defines the storage classes %s; S3-compatible servers accept a subset (MinIO: STANDARD and REDUCED_REDUNDANCY), and this one refuses %s",
+			strings.Join(storageClasses, ", "), class),
+		"drop --storage-class (or storage-class in the config file) to use the bucket's default class, or pick one this server accepts",
+	}
 }
 
 func namingChoice(plain, hidden bool) sync.NamingChoice {
