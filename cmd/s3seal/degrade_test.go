@@ -97,7 +97,8 @@ func TestListPartsRefusedAfterKill(t *testing.T) {
 	mustBeKilled(t, c, syscall.SIGKILL)
 	waitIdle(t, proxy)
 	up := e.oneInflight("big.bin")
-	if kept := e.partsOnServer(up); kept == 0 {
+	kept := e.partsOnServer(up)
+	if kept == 0 {
 		t.Fatalf("the killed run left no part on the server; the test would prove nothing")
 	}
 
@@ -120,6 +121,8 @@ func TestListPartsRefusedAfterKill(t *testing.T) {
 	if lp, ab := proxy.Requests(s3test.OpListParts), proxy.Requests(s3test.OpAbortUpload); lp != 1 || ab != 1 {
 		t.Errorf("%d ListParts and %d AbortMultipartUpload requests; want 1 each", lp, ab)
 	}
+	t.Logf("the killed run left %d bytes of parts; the next run sent %d of %d ciphertext bytes, %d ListParts, %d aborts",
+		kept, sentFor(proxy, row.ObjectKey), row.CipherSize, proxy.Requests(s3test.OpListParts), proxy.Requests(s3test.OpAbortUpload))
 	if sent := sentFor(proxy, row.ObjectKey); sent != row.CipherSize || sum.BytesSent != sent {
 		t.Errorf("the run sent %d bytes (summary: %d); want the whole ciphertext again, %d", sent, sum.BytesSent, row.CipherSize)
 	}
@@ -177,6 +180,7 @@ func TestStorageClassRefused(t *testing.T) {
 		t.Errorf("a summary line precedes the error:\n%s", res.stderr)
 	}
 	// Each of the 16 upload workers (-j 4) stops at its first refusal.
+	t.Logf("%d files: %d uploads refused, %d requests in all", files, proxy.Faults()["InvalidStorageClass"], proxy.Requests(""))
 	if n := proxy.Faults()["InvalidStorageClass"]; n == 0 || n > 16 {
 		t.Errorf("%d uploads refused; want 1 to 16, one per worker at most", n)
 	}
