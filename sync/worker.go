@@ -181,11 +181,11 @@ func (w *worker) runError(t task, err error) error {
 	if !errors.Is(err, ErrInvalidStorageClass) {
 		return nil
 	}
-	class := w.opts.PutOptions.StorageClass
-	if class == "" {
-		class = "the default"
+	class := "storage class " + w.opts.PutOptions.StorageClass
+	if w.opts.PutOptions.StorageClass == "" {
+		class = "the default storage class"
 	}
-	return fmt.Errorf("the server refuses storage class %s (%s): %w", class, t.entry.Path, err)
+	return fmt.Errorf("the server refuses %s (%s): %w", class, t.entry.Path, err)
 }
 
 // planned reports the decision to transfer t.
