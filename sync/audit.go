@@ -97,9 +97,11 @@ type auditState struct {
 
 // Audit compares the source folder, the catalog and the bucket and returns
 // every disagreement. It only reads: the bucket with ListObjectsV2 and
-// ListMultipartUploads (and, with opts.Deep, GetObject), the source with
-// stat and, for a file whose stat is not the recorded one, a hash of its
-// content, so a touched but unchanged file is not reported. Audit writes
+// ListMultipartUploads (unless the server lacks it: then unfinished uploads
+// go unreported, and an info event says so) and, with opts.Deep, GetObject;
+// the source with stat and, for a file whose stat is not the recorded one,
+// a hash of its content, so a touched but unchanged file is not reported.
+// Audit writes
 // nothing to the catalog, the source or the bucket. Files that cannot be
 // read are reported as fail events and counted in Failed; the error is for
 // failures of the run itself. A deep audit in which not one object decrypts
@@ -146,6 +148,10 @@ func (a *auditState) load(ctx context.Context) error {
 	if err := a.loadCatalog(); err != nil {
 		return err
 	}
+	opt, err := loadOptional(a.db, a.report, false)
+	if err != nil {
+		return err
+	}
 	skip := reserved(a.naming, nil)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
@@ -157,9 +163,7 @@ func (a *auditState) load(ctx context.Context) error {
 		return err
 	})
 	g.Go(func() (err error) {
-		if a.uploads, err = a.store.Uploads(gctx, listPrefix(a.opts.Prefix)); err != nil {
-			err = fmt.Errorf("list multipart uploads: %w", err)
-		}
+		a.uploads, err = listUploads(gctx, a.store, listPrefix(a.opts.Prefix), opt)
 		return err
 	})
 	if err := g.Wait(); err != nil {

@@ -38,6 +38,9 @@ type fixture struct {
 	// mirrored makes Sync push the catalog mirror, as the CLI does; the
 	// tests that count requests leave it off and push it with mirror.
 	mirrored bool
+	// tune, when set, adjusts the options of every sync (Delete,
+	// PutOptions, ...).
+	tune func(*sync.Options)
 }
 
 func newFixture(t *testing.T, bucket sync.Bucket) *fixture {
@@ -77,13 +80,17 @@ func (fx *fixture) write(rel string, content []byte) {
 func (fx *fixture) sync(ctx context.Context) (sync.Summary, []sync.Event, error) {
 	fx.t.Helper()
 	var events []sync.Event
-	sum, err := sync.Sync(ctx, fx.db, fx.bucket, sync.Options{
+	opts := sync.Options{
 		Source: fx.src, Target: "s3://" + fx.bucket.Name + "/" + prefix, Prefix: prefix,
 		Keys: func(context.Context, *catalog.DB, sync.Bucket) ([]age.Recipient, string, error) {
 			return []age.Recipient{fx.id.Recipient()}, "test", nil
 		},
 		NoMirror: !fx.mirrored, Jobs: jobs, PartSize: partSize, Report: func(e sync.Event) { events = append(events, e) },
-	})
+	}
+	if fx.tune != nil {
+		fx.tune(&opts)
+	}
+	sum, err := sync.Sync(ctx, fx.db, fx.bucket, opts)
 	return sum, events, err
 }
 

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,8 +12,9 @@ import (
 // settleUploads looks at the unfinished multipart uploads under the prefix.
 // Those the catalog knows are resumed by the workers. Unknown ones (left by
 // a run that crashed before recording its upload, or by another tool) are
-// reported, and aborted once older than opts.AbortUploadsAfter.
-func settleUploads(ctx context.Context, db *catalog.DB, store Bucket, opts Options, sum *Summary, r *reporter) error {
+// reported, and aborted once older than opts.AbortUploadsAfter. On a server
+// that lacks ListMultipartUploads there is nothing to look at.
+func settleUploads(ctx context.Context, db *catalog.DB, store Bucket, opts Options, opt *optional, sum *Summary, r *reporter) error {
 	known, err := db.Uploads()
 	if err != nil {
 		return err
@@ -21,9 +23,9 @@ func settleUploads(ctx context.Context, db *catalog.DB, store Bucket, opts Optio
 	for _, u := range known {
 		ids[u.UploadID] = true
 	}
-	pending, err := store.Uploads(ctx, listPrefix(opts.Prefix))
+	pending, err := listUploads(ctx, store, listPrefix(opts.Prefix), opt)
 	if err != nil {
-		return fmt.Errorf("list multipart uploads: %w", err)
+		return err
 	}
 	for _, up := range pending {
 		if ids[up.UploadID] {
@@ -43,6 +45,23 @@ func settleUploads(ctx context.Context, db *catalog.DB, store Bucket, opts Optio
 		r.report(Event{Kind: EventInfo, Path: up.Key, Reason: "aborted-upload"})
 	}
 	return nil
+}
+
+// listUploads returns the unfinished multipart uploads under prefix, or
+// none when the server lacks ListMultipartUploads: then they cannot be
+// known, and the first run to learn it says so (see optional).
+func listUploads(ctx context.Context, store Bucket, prefix string, opt *optional) ([]MultipartUpload, error) {
+	if opt.lacks(OpListUploads) {
+		return nil, nil
+	}
+	pending, err := store.Uploads(ctx, prefix)
+	if errors.Is(err, ErrNotImplemented) {
+		return nil, opt.learn(OpListUploads, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list multipart uploads: %w", err)
+	}
+	return pending, nil
 }
 
 // dropUnneededUploads aborts the catalog's in-flight uploads that this run

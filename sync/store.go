@@ -75,6 +75,13 @@ var (
 	// ErrETagMismatch means the server returned an MD5-shaped ETag that is
 	// not the MD5 of the bytes sent: the upload arrived damaged.
 	ErrETagMismatch = errors.New("etag mismatch")
+	// ErrNotImplemented means the server does not implement the operation
+	// (HTTP 501 NotImplemented, or 405 MethodNotAllowed): an optional part
+	// of S3, such as ListMultipartUploads or ListParts, that it lacks.
+	ErrNotImplemented = errors.New("not implemented by the server")
+	// ErrInvalidStorageClass means the server refuses the storage class of
+	// an upload or copy; it would refuse it for every object.
+	ErrInvalidStorageClass = errors.New("storage class refused by the server")
 )
 
 // Objects reads and writes whole objects.

@@ -77,6 +77,7 @@ type run struct {
 	naming     cipher.Naming
 	recipients []age.Recipient
 	keysID     string
+	optional   *optional // the server's optional operations
 	retention  *Retention
 	// extendBefore: versions whose retention ends before it are extended.
 	extendBefore time.Time
@@ -189,7 +190,7 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 	sum.Files = len(entries)
 	cr.report(scanEvent(entries))
 	if !opts.CreateBucket {
-		if err := settleUploads(ctx, db, b, opts, &sum, cr); err != nil {
+		if err := settleUploads(ctx, db, b, opts, o.optional, &sum, cr); err != nil {
 			return sum, err
 		}
 	}
@@ -212,9 +213,10 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 	return sum, err
 }
 
-// prepare binds db to the target and settles its naming, gets the keys and
+// prepare binds db to the target and settles its naming, gets the keys,
 // makes sure the catalog has a signing key, reporting a new one (an info
-// event "signing-key" whose Path is its fingerprint).
+// event "signing-key" whose Path is its fingerprint), and reads what the
+// catalog records of the server's optional operations.
 func (o *run) prepare(ctx context.Context, db *catalog.DB, b Bucket, r *reporter) error {
 	var err error
 	if o.naming, err = PrepareTarget(db, o.Target, o.Naming, o.DryRun); err != nil {
@@ -232,7 +234,8 @@ func (o *run) prepare(ctx context.Context, db *catalog.DB, b Bucket, r *reporter
 	if created {
 		r.report(Event{Kind: EventInfo, Reason: "signing-key", Path: fp})
 	}
-	return nil
+	o.optional, err = loadOptional(db, r, !o.DryRun)
+	return err
 }
 
 // deleteGone deletes the files deleted locally, unless a file failed.
@@ -310,7 +313,7 @@ func execute(ctx context.Context, db *catalog.DB, store Bucket, o *run, entries 
 		store: store, db: db, recipients: o.recipients,
 		buffers:  newBufferPool(opts.Jobs, partSizeFor(0, opts.PartSize)),
 		partSize: partSizeFor(0, opts.PartSize), putOpts: opts.PutOptions, report: r,
-		inFlight: make(map[string]bool),
+		inFlight: make(map[string]bool), optional: o.optional,
 	}
 	ups, err := db.Uploads()
 	if err != nil {
@@ -331,7 +334,9 @@ func execute(ctx context.Context, db *catalog.DB, store Bucket, o *run, entries 
 	for range filesInFlight(opts.Jobs) {
 		g.Go(func() error {
 			for t := range tasks {
-				w.run(gctx, t)
+				if err := w.run(gctx, t); err != nil {
+					return err
+				}
 			}
 			return nil
 		})

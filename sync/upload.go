@@ -72,6 +72,9 @@ type uploader struct {
 	// when the run began; only those can resume, so only those cost a
 	// catalog lookup. Read-only once the workers start.
 	inFlight map[string]bool
+	// optional knows whether the server lacks ListParts; only uploads that
+	// resume need it.
+	optional *optional
 }
 
 // uploadFile uploads the source file rel (expected to have stat base) as
@@ -171,8 +174,7 @@ func (u *uploader) uploadMultipart(ctx context.Context, root string, f *os.File,
 			var err error
 			have, gone, err = u.resumable(ctx, base, key, up)
 			if errors.Is(err, errRestart) {
-				u.report.report(Event{Kind: EventInfo, Path: base.Path, Reason: "restarted", Err: err})
-				if err := u.discard(ctx, up); err != nil {
+				if err := u.restart(ctx, base.Path, up, err); err != nil {
 					return uploaded{}, err
 				}
 				up = nil
@@ -192,8 +194,7 @@ func (u *uploader) uploadMultipart(ctx context.Context, root string, f *os.File,
 		res, err := u.sendParts(ctx, root, f, base, up, have, gone)
 		res.begun = begun
 		if errors.Is(err, errRestart) && attempt == 0 {
-			u.report.report(Event{Kind: EventInfo, Path: base.Path, Reason: "restarted", Err: err})
-			if err := u.discard(ctx, up); err != nil {
+			if err := u.restart(ctx, base.Path, up, err); err != nil {
 				return uploaded{}, err
 			}
 			up = nil
@@ -211,11 +212,33 @@ func (u *uploader) uploadMultipart(ctx context.Context, root string, f *os.File,
 // errRestart says an in-flight upload cannot be continued safely.
 var errRestart = errors.New("the upload cannot go on safely under its key")
 
+// errPartsUnknown is the errRestart of a server that lacks ListParts: what
+// it holds of an upload cannot be checked, so the upload starts over.
+var errPartsUnknown = fmt.Errorf("%w: the server lacks ListParts, so the parts it holds cannot be checked", errRestart)
+
+// restart reports why the in-flight upload up of path cannot go on, then
+// aborts and forgets it. On a server that lacks ListParts the abort is best
+// effort: were its failure to fail the file, the file would fail on every
+// run; an upload left behind is only parts for the orphan sweep or a
+// lifecycle rule, and the file goes on under a new envelope either way.
+func (u *uploader) restart(ctx context.Context, path string, up *catalog.Upload, why error) error {
+	if !errors.Is(why, errPartsUnknown) {
+		u.report.report(Event{Kind: EventInfo, Path: path, Reason: "restarted", Err: why})
+		return u.discard(ctx, up)
+	}
+	if err := u.store.AbortMultipart(context.WithoutCancel(ctx), up.ObjectKey, up.UploadID); err != nil {
+		why = fmt.Errorf("%w; upload %s could not be aborted and stays on the server: %v", why, up.UploadID, err)
+	}
+	u.report.report(Event{Kind: EventInfo, Path: path, Reason: "restarted", Err: why})
+	return u.db.DeleteUpload(up.Path)
+}
+
 // resumable checks the in-flight upload up against the file. It returns the
 // parts the server has, or gone when the server no longer knows the upload
 // (expired, or completed by a run whose response was lost). It returns
-// errRestart when the file or its key changed since the upload began: the
-// same file key and nonce must never encrypt other plaintext.
+// errRestart when the file or its key changed since the upload began (the
+// same file key and nonce must never encrypt other plaintext), and
+// errPartsUnknown when the server lacks ListParts.
 func (u *uploader) resumable(ctx context.Context, base Entry, key string, up *catalog.Upload) ([]Part, bool, error) {
 	began := Entry{Size: up.Size, ModTime: up.ModTime, ChangeTime: up.ChangeTime, Inode: up.Inode}
 	if up.ObjectKey != key || !began.sameStat(base) {
@@ -224,7 +247,16 @@ func (u *uploader) resumable(ctx context.Context, base Entry, key string, up *ca
 	if !up.PartsRecorded {
 		return nil, false, fmt.Errorf("%w: begun by an older s3seal, which kept no record of the parts it sent", errRestart)
 	}
+	if u.optional.lacks(OpListParts) {
+		return nil, false, errPartsUnknown
+	}
 	parts, err := u.store.ListParts(ctx, key, up.UploadID)
+	if errors.Is(err, ErrNotImplemented) {
+		if err := u.optional.learn(OpListParts, err); err != nil {
+			return nil, false, err
+		}
+		return nil, false, errPartsUnknown
+	}
 	if !errors.Is(err, ErrNoSuchUpload) {
 		return parts, false, err
 	}

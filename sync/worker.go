@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -120,23 +121,25 @@ func (w *worker) count(f func(*Summary)) {
 // run carries one task out: hash if the decision says so and decide again,
 // then report the decision and, unless this is a dry run, carry it out. A
 // file that was hashed and needs no upload gets its row refreshed with the
-// SHA-256 when the row has none yet.
-func (w *worker) run(ctx context.Context, t task) {
+// SHA-256 when the row has none yet. Its failures are the file's, reported
+// as events, except one that would fail every file alike (see runError):
+// that one is returned, and ends the run.
+func (w *worker) run(ctx context.Context, t task) error {
 	if ctx.Err() != nil {
-		return
+		return nil
 	}
 	var hashed *plainSums
 	if t.dec.Action == Hash {
 		sums, err := hashFile(ctx, w.opts.Source, t.entry)
 		if err != nil {
 			w.fail(t, err)
-			return
+			return nil
 		}
 		hashed = &sums
 		in, err := w.input(t, hashed)
 		if err != nil {
 			w.fail(t, err)
-			return
+			return nil
 		}
 		t.dec = Decide(in)
 	}
@@ -163,11 +166,26 @@ func (w *worker) run(ctx context.Context, t task) {
 				}
 			})
 		case t.dec.Action == Copy:
-			w.copy(ctx, t, *hashed)
+			return w.copy(ctx, t, *hashed)
 		default:
-			w.upload(ctx, t)
+			return w.upload(ctx, t)
 		}
 	}
+	return nil
+}
+
+// runError returns the error that ends the run when err, the failure of
+// t's upload or copy, would be every file's: a storage class the server
+// refuses. It returns nil for a failure of the file alone.
+func (w *worker) runError(t task, err error) error {
+	if !errors.Is(err, ErrInvalidStorageClass) {
+		return nil
+	}
+	class := "storage class " + w.opts.PutOptions.StorageClass
+	if w.opts.PutOptions.StorageClass == "" {
+		class = "the default storage class"
+	}
+	return fmt.Errorf("the server refuses %s (%s): %w", class, t.entry.Path, err)
 }
 
 // planned reports the decision to transfer t.
@@ -193,21 +211,25 @@ func (w *worker) skipped(t task) {
 	w.report.report(Event{Kind: EventSkip, Path: t.entry.Path, Reason: t.dec.Reason, Size: t.entry.Size})
 }
 
-// upload sends one file and records it once the server confirmed it.
-func (w *worker) upload(ctx context.Context, t task) {
+// upload sends one file and records it once the server confirmed it. It
+// returns only an error that ends the run (see runError).
+func (w *worker) upload(ctx context.Context, t task) error {
 	base, err := statEntry(w.opts.Source, t.entry.Path)
 	if err != nil {
 		w.fail(t, err)
-		return
+		return nil
 	}
 	w.report.report(Event{Kind: EventStart, Path: t.entry.Path, Reason: t.dec.Reason, Size: base.Size})
 	w.count(func(*Summary) { w.attempted[t.entry.Path] = true })
 	res, err := w.u.uploadFile(ctx, w.opts.Source, base, t.key)
 	if err != nil {
+		if rerr := w.runError(t, err); rerr != nil {
+			return rerr
+		}
 		if ctx.Err() == nil {
 			w.fail(t, err)
 		}
-		return
+		return nil
 	}
 	t.entry = base
 	w.record(t, withSums(catalog.File{ObjectKey: t.key, ETag: res.etag, VersionID: res.version,
@@ -219,11 +241,11 @@ func (w *worker) upload(ctx context.Context, t task) {
 		// next run would send the whole file again.
 		if err := w.batch.Flush(); err != nil {
 			w.fail(t, fmt.Errorf("record in catalog: %w", err))
-			return
+			return nil
 		}
 		if err := w.db.DeleteUpload(t.entry.Path); err != nil {
 			w.fail(t, err)
-			return
+			return nil
 		}
 	}
 	w.count(func(s *Summary) {
@@ -232,6 +254,7 @@ func (w *worker) upload(ctx context.Context, t task) {
 		s.PlainBytes += base.Size
 	})
 	w.report.report(Event{Kind: EventDone, Path: t.entry.Path, Reason: t.dec.Reason, Size: base.Size, Bytes: res.cipherSize})
+	return nil
 }
 
 // refresh records t's row again, with the stat and hashes it was read at,

@@ -135,9 +135,14 @@ func (p *printer) event(e sync.Event) {
 			fmt.Fprintf(p.stdout, "skipped %s (%s)\n", quote(e.Path), e.Reason)
 		}
 	case sync.EventInfo:
-		if e.Reason == "delete-skipped" && !p.opts.quiet {
-			fmt.Fprintf(p.stderr, "s3seal: warning: %v\n", e.Err)
-		} else if p.opts.verbose || e.Reason == "unknown-upload" {
+		switch {
+		case e.Reason == "delete-skipped" || e.Reason == sync.ReasonUnsupported:
+			p.warn(e.Err.Error())
+		case e.Reason == sync.ReasonUnsupportedKnown:
+			if p.opts.verbose {
+				fmt.Fprintf(p.stderr, "s3seal: %v\n", e.Err)
+			}
+		case p.opts.verbose || e.Reason == "unknown-upload":
 			msg := e.Reason
 			if e.Err != nil {
 				msg = e.Err.Error()
@@ -147,8 +152,6 @@ func (p *printer) event(e sync.Event) {
 	}
 }
 
-// explainArchived says, once per run, what to do about objects in an
-// archive storage class, which must be restored before they can be read.
 // warn prints a warning about the whole run, unless --quiet.
 func (p *printer) warn(msg string) {
 	if !p.opts.quiet {
@@ -156,6 +159,8 @@ func (p *printer) warn(msg string) {
 	}
 }
 
+// explainArchived says, once per run, what to do about objects in an
+// archive storage class, which must be restored before they can be read.
 func (p *printer) explainArchived(err error) {
 	if !errors.Is(err, sync.ErrInvalidObjectState) {
 		return

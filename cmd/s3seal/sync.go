@@ -220,6 +220,9 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	if errors.Is(err, sync.ErrNoObjectLock) {
 		return withHint(err, "Object Lock can only be enabled when a bucket is created: create one with 's3seal target setup s3://BUCKET/PREFIX -c --versioning --lock-days N' (owner credentials), or drop --lock-days")
 	}
+	if errors.Is(err, sync.ErrInvalidStorageClass) {
+		return withHint(err, storageClassHints(o.storageClass)...)
+	}
 	if err != nil {
 		return err
 	}
@@ -251,6 +254,16 @@ func (o *syncOptions) lock() (*sync.Lock, error) {
 		l.Margin = min(time.Duration(o.lockDays)*12*time.Hour, 7*24*time.Hour)
 	}
 	return l, nil
+}
+
+// storageClassHints say what to do when the server refuses class: S3
+// defines many classes, and servers accept a subset.
+func storageClassHints(class string) []string {
+	return []string{
+		fmt.Sprintf("S3 defines the storage classes %s; S3-compatible servers accept a subset (MinIO: STANDARD and REDUCED_REDUNDANCY), and this one refuses %s",
+			strings.Join(storageClasses, ", "), class),
+		"drop --storage-class (or storage-class in the config file) to use the bucket's default class, or pick one this server accepts",
+	}
 }
 
 func namingChoice(plain, hidden bool) sync.NamingChoice {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,10 +32,11 @@ func newTargetInfoCommand() *cobra.Command {
 		Short: "Print the target's naming and catalog signing key fingerprint",
 		Long: `Info reads the local catalog of SRC and the target (nothing is sent to the
 bucket) and prints its naming, the fingerprint of the key that signs its
-catalog mirror, and the signer this machine knows with the newest generation
-it has seen. Run it on the machine that backs up, and compare the fingerprint
-with the one 'catalog pull' or 'restore' shows on another machine, or pass it
-there with --fingerprint.`,
+catalog mirror, the signer this machine knows with the newest generation
+it has seen, and the optional S3 operations a sync found the server to lack.
+Run it on the machine that backs up, and compare the fingerprint with the
+one 'catalog pull' or 'restore' shows on another machine, or pass it there
+with --fingerprint.`,
 		Example: `  s3seal target info ~/archive s3://my-bucket/archive`,
 		Args:    exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -84,6 +86,10 @@ func printTargetInfo(cmd *cobra.Command, db *catalog.DB, t target) error {
 	if err != nil {
 		return err
 	}
+	lacking, err := sync.ServerLacks(db)
+	if err != nil {
+		return err
+	}
 	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "target:\t%s\n", t)
 	fmt.Fprintf(w, "catalog:\t%s\n", db.Path())
@@ -94,6 +100,12 @@ func printTargetInfo(cmd *cobra.Command, db *catalog.DB, t target) error {
 		fmt.Fprintf(w, "known signer:\t%s (newest generation seen: %d)\n", cipher.SignerKey(signer.Key).Fingerprint(), signer.Generation)
 	} else {
 		fmt.Fprintf(w, "known signer:\tnone\n")
+	}
+	if len(lacking) == 0 {
+		fmt.Fprintf(w, "server lacks:\tnothing found so far\n")
+	}
+	for _, l := range lacking {
+		fmt.Fprintf(w, "server lacks:\t%s (found %s): %s\n", l.Op, l.Since.UTC().Format(time.DateOnly), l.Lost)
 	}
 	return w.Flush()
 }

@@ -72,6 +72,34 @@ func Nth(op Op, n int, fault Fault) FaultFunc {
 	}
 }
 
+// Lacking returns a FaultFunc that answers every request of the operations
+// ops with status and the S3 error code that fits it (501 NotImplemented,
+// 405 MethodNotAllowed), as a server that lacks them does, and forwards
+// every other request.
+func Lacking(status int, ops ...Op) FaultFunc {
+	return func(r *Request) Fault {
+		if slices.Contains(ops, r.Op) {
+			return Fault{Status: status}
+		}
+		return Fault{}
+	}
+}
+
+// RefuseStorageClass returns a FaultFunc that answers the uploads and
+// copies asking for storage class with 400 InvalidStorageClass, as MinIO
+// answers STANDARD_IA, and forwards every other request.
+func RefuseStorageClass(class string) FaultFunc {
+	return func(r *Request) Fault {
+		switch r.Op {
+		case OpPutObject, OpCopyObject, OpCreateUpload:
+			if r.StorageClass == class {
+				return Fault{Status: http.StatusBadRequest, Code: "InvalidStorageClass"}
+			}
+		}
+		return Fault{}
+	}
+}
+
 // truncatingWriter passes a response on until its limit, then flushes what
 // it has and closes the connection.
 type truncatingWriter struct {

@@ -3,6 +3,7 @@ package s3test_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -127,5 +128,73 @@ func TestNthFaultsOneRequest(t *testing.T) {
 	}
 	if results[0] != true || results[1] != false || results[2] != true {
 		t.Errorf("Puts succeeded: %v; want [true false true]", results)
+	}
+}
+
+// TestLackingOperations plays a server without ListMultipartUploads (501)
+// and ListParts (405), with the SDK's retries on: each answer matches
+// sync.ErrNotImplemented after one request, and the other operations go
+// through.
+func TestLackingOperations(t *testing.T) {
+	proxy, through, _ := proxied(t)
+	srv := s3test.Get(t)
+	cfg := srv.Config(through.Bucket())
+	cfg.Endpoint = proxy.URL // and the default attempts
+	st, err := s3store.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lackUploads, lackParts := s3test.Lacking(501, s3test.OpListUploads), s3test.Lacking(405, s3test.OpListParts)
+	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
+		if f := lackUploads(r); f.Status != 0 {
+			return f
+		}
+		return lackParts(r)
+	})
+	id, err := st.CreateMultipart(ctx, "big", sync.PutOptions{})
+	if err != nil {
+		t.Fatalf("CreateMultipart through a server lacking the listings = %v", err)
+	}
+	if _, err := st.Uploads(ctx, ""); !errors.Is(err, sync.ErrNotImplemented) || !strings.Contains(err.Error(), "HTTP 501 NotImplemented") {
+		t.Errorf("Uploads = %v; want ErrNotImplemented with HTTP 501 NotImplemented", err)
+	}
+	if _, err := st.ListParts(ctx, "big", id); !errors.Is(err, sync.ErrNotImplemented) || !strings.Contains(err.Error(), "HTTP 405 MethodNotAllowed") {
+		t.Errorf("ListParts = %v; want ErrNotImplemented with HTTP 405 MethodNotAllowed", err)
+	}
+	if err := st.AbortMultipart(ctx, "big", id); err != nil {
+		t.Errorf("AbortMultipart = %v", err)
+	}
+	for _, op := range []s3test.Op{s3test.OpListUploads, s3test.OpListParts} {
+		if n := proxy.Requests(op); n != 1 {
+			t.Errorf("%d %s requests; want 1: the answer is final, not retried", n, op)
+		}
+	}
+}
+
+// TestRefuseStorageClass refuses one storage class, as MinIO refuses
+// STANDARD_IA: uploads asking for it match sync.ErrInvalidStorageClass,
+// others are stored.
+func TestRefuseStorageClass(t *testing.T) {
+	proxy, st, direct := proxied(t)
+	proxy.SetFault(s3test.RefuseStorageClass("STANDARD_IA"))
+	ctx := context.Background()
+	ia := sync.PutOptions{StorageClass: "STANDARD_IA"}
+	if _, err := st.Put(ctx, "ia", []byte("x"), ia); !errors.Is(err, sync.ErrInvalidStorageClass) {
+		t.Errorf("Put with STANDARD_IA = %v; want ErrInvalidStorageClass", err)
+	}
+	if _, err := st.CreateMultipart(ctx, "ia-big", ia); !errors.Is(err, sync.ErrInvalidStorageClass) {
+		t.Errorf("CreateMultipart with STANDARD_IA = %v; want ErrInvalidStorageClass", err)
+	}
+	for _, class := range []string{"", "REDUCED_REDUNDANCY"} {
+		if _, err := st.Put(ctx, "other"+class, []byte("x"), sync.PutOptions{StorageClass: class}); err != nil {
+			t.Errorf("Put with storage class %q = %v; want it stored", class, err)
+		}
+	}
+	if _, err := direct.Head(ctx, "ia"); !errors.Is(err, sync.ErrNotFound) {
+		t.Errorf("HEAD of the refused object = %v; want ErrNotFound", err)
+	}
+	if n := proxy.Faults()["InvalidStorageClass"]; n != 2 {
+		t.Errorf("%d requests refused; want 2", n)
 	}
 }

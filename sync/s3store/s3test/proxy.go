@@ -47,6 +47,9 @@ type Request struct {
 	UploadID string // the uploadId query parameter, if any
 	Part     int    // the partNumber query parameter, or 0
 	Length   int64  // the declared body length (-1 if unknown)
+	// StorageClass is the x-amz-storage-class header of a PutObject,
+	// CopyObject or CreateMultipartUpload, if any.
+	StorageClass string
 }
 
 // Fault says what the proxy does with one request. The zero Fault forwards
@@ -609,7 +612,8 @@ func classify(r *http.Request) *Request {
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	bucket, key, _ := strings.Cut(path, "/")
 	q := r.URL.Query()
-	req := &Request{Method: r.Method, Bucket: bucket, Key: key, UploadID: q.Get("uploadId"), Length: r.ContentLength}
+	req := &Request{Method: r.Method, Bucket: bucket, Key: key, UploadID: q.Get("uploadId"), Length: r.ContentLength,
+		StorageClass: r.Header.Get("X-Amz-Storage-Class")}
 	fmt.Sscan(q.Get("partNumber"), &req.Part)
 	_, uploads := q["uploads"]
 	_, del := q["delete"]
