@@ -3,7 +3,7 @@
 GO ?= go
 SHELL := /bin/bash
 
-.PHONY: build deps test vet fmt-check fuzz demo bench bench-scale
+.PHONY: build deps test vet fmt-check fuzz demo bench bench-history bench-scale
 
 build:
 	$(GO) build -o bin/s3seal ./cmd/s3seal
@@ -37,8 +37,13 @@ demo: build
 # against a local gateway, on loopback and through a WAN-emulating proxy
 # (scripts/bench/run.sh; installs the peers with apt-get), uploads and
 # restores. Not part of `make test`: it takes 20-30 minutes.
-bench:
+bench: bench-history
 	scripts/bench/run.sh
+
+# What history costs a no-change sync: requests and time with a plain, a
+# versioned and an Object Lock bucket (docs/PERFORMANCE.md, "History").
+bench-history: deps
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" $(GO) test -run '^$$' -bench BenchmarkHistoryNoChange -benchtime 5x ./cmd/s3seal
 
 # The scaling runs alone: 200,000 and 2,000,000 small files, first upload and
 # no-change run (s3seal only). Long: about 16 GiB of source and as much on
