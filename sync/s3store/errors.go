@@ -134,11 +134,12 @@ var errorCodes = map[string]error{
 	"InvalidToken":          sync.ErrBadCredentials,
 	"TokenRefreshRequired":  sync.ErrBadCredentials,
 	"InvalidObjectState":    sync.ErrInvalidObjectState,
+	"NotImplemented":        sync.ErrNotImplemented,
 }
 
 // classify returns the sentinel err matches, or nil. Error codes win over
-// HTTP statuses; a bare 404 (HEAD responses have no body) means notFound and a
-// bare 403 means ErrAccessDenied.
+// HTTP statuses; a bare 404 (HEAD responses have no body) means notFound, a
+// bare 403 ErrAccessDenied and a bare 501 ErrNotImplemented.
 func classify(err error, notFound error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
@@ -158,6 +159,8 @@ func classify(err error, notFound error) error {
 		return notFound
 	case http.StatusForbidden:
 		return sync.ErrAccessDenied
+	case http.StatusNotImplemented:
+		return sync.ErrNotImplemented
 	}
 	if isUnreachable(err) {
 		return sync.ErrUnreachable
