@@ -171,9 +171,10 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 	return sum, err
 }
 
-// prepare binds db to the target and settles its naming, gets the keys and
+// prepare binds db to the target and settles its naming, gets the keys,
 // makes sure the catalog has a signing key, reporting a new one (an info
-// event "signing-key" whose Path is its fingerprint).
+// event "signing-key" whose Path is its fingerprint), and checks what the
+// bucket keeps of the past (see checkHistory).
 func (o *run) prepare(ctx context.Context, db *catalog.DB, b Bucket, r *reporter) error {
 	var err error
 	if o.naming, err = PrepareTarget(db, o.Target, o.Naming, o.DryRun); err != nil {
@@ -191,7 +192,7 @@ func (o *run) prepare(ctx context.Context, db *catalog.DB, b Bucket, r *reporter
 	if created {
 		r.report(Event{Kind: EventInfo, Reason: "signing-key", Path: fp})
 	}
-	return nil
+	return o.checkHistory(ctx, db, b, r)
 }
 
 // deleteGone deletes the files deleted locally, unless a file failed.
