@@ -18,9 +18,9 @@ import (
 func newTargetCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "target",
-		Short: "Show what this machine knows about a target",
+		Short: "Set up a target's bucket to keep history, or show what this machine knows of a target",
 	}
-	cmd.AddCommand(newTargetInfoCommand())
+	cmd.AddCommand(newTargetInfoCommand(), newTargetSetupCommand())
 	return cmd
 }
 
@@ -28,13 +28,14 @@ func newTargetInfoCommand() *cobra.Command {
 	var catalogFile string
 	cmd := &cobra.Command{
 		Use:   "info SRC s3://BUCKET[/PREFIX]",
-		Short: "Print the target's naming and catalog signing key fingerprint",
+		Short: "Print the target's naming, catalog signing key fingerprint and history settings",
 		Long: `Info reads the local catalog of SRC and the target (nothing is sent to the
 bucket) and prints its naming, the fingerprint of the key that signs its
-catalog mirror, and the signer this machine knows with the newest generation
-it has seen. Run it on the machine that backs up, and compare the fingerprint
-with the one 'catalog pull' or 'restore' shows on another machine, or pass it
-there with --fingerprint.`,
+catalog mirror, the signer this machine knows with the newest generation
+it has seen, and what the bucket keeps of the past (versioning, Object Lock,
+the days versions are kept) as a sync saw it. Run it on the machine that
+backs up, and compare the fingerprint with the one 'catalog pull' or
+'restore' shows on another machine, or pass it there with --fingerprint.`,
 		Example: `  s3seal target info ~/archive s3://my-bucket/archive`,
 		Args:    exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -84,6 +85,10 @@ func printTargetInfo(cmd *cobra.Command, db *catalog.DB, t target) error {
 	if err != nil {
 		return err
 	}
+	history, seen, err := sync.RecordedHistory(db)
+	if err != nil {
+		return err
+	}
 	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "target:\t%s\n", t)
 	fmt.Fprintf(w, "catalog:\t%s\n", db.Path())
@@ -94,6 +99,13 @@ func printTargetInfo(cmd *cobra.Command, db *catalog.DB, t target) error {
 		fmt.Fprintf(w, "known signer:\t%s (newest generation seen: %d)\n", cipher.SignerKey(signer.Key).Fingerprint(), signer.Generation)
 	} else {
 		fmt.Fprintf(w, "known signer:\tnone\n")
+	}
+	if seen {
+		fmt.Fprintf(w, "versioning:\t%s (as a sync saw it)\n", versioningWords(history))
+		fmt.Fprintf(w, "object lock:\t%s\n", lockWords(history))
+		fmt.Fprintf(w, "keep days:\t%s\n", keepDaysWords(history))
+	} else {
+		fmt.Fprintf(w, "versioning:\tnot seen yet (the next sync reads it)\n")
 	}
 	return w.Flush()
 }
