@@ -154,9 +154,9 @@ func TestTargetSetupNewBucket(t *testing.T) {
 	}
 
 	writeFile(t, filepath.Join(e.src, "a.txt"), []byte("a\n"))
-	sync := e.syncThrough(target, e.srv.Endpoint)
-	if strings.Contains(sync.stderr, "warning") {
-		t.Errorf("sync to a versioned bucket warned:\n%s", sync.stderr)
+	synced := e.syncThrough(target, e.srv.Endpoint)
+	if got := historyEvents(t, synced.stdout); len(got) != 1 || got[0] != sync.ReasonHistoryOn || strings.Contains(synced.stderr, "warning") {
+		t.Errorf("sync to a versioned bucket: events %q, stderr:\n%s\nwant one %s and no warning", got, synced.stderr, sync.ReasonHistoryOn)
 	}
 	if again, _ := e.setup(0, target, e.srv.Endpoint); again["versioning"] != "Enabled" || again["bucket"] != "" {
 		t.Errorf("setup without flags printed %q; want the settings, nothing created", again)
