@@ -20,6 +20,7 @@ import (
 // The categories of an audit Finding. Their string values are part of the
 // --json schema and of docs/audit.md.
 const (
+	HistoryChanged   = "history-changed"   // the bucket keeps less history than the catalog last saw
 	LocalNew         = "local-new"         // a source file the catalog does not know
 	LocalChanged     = "local-changed"     // a source file whose content is not the catalog's
 	LocalMissing     = "local-missing"     // a catalog row whose source file is gone
@@ -32,7 +33,7 @@ const (
 )
 
 // Categories lists the finding categories in report order.
-var Categories = []string{LocalNew, LocalChanged, LocalMissing, ObjectMissing, ObjectChanged,
+var Categories = []string{HistoryChanged, LocalNew, LocalChanged, LocalMissing, ObjectMissing, ObjectChanged,
 	ObjectUnknown, UploadUnfinished, DecryptFailed, ContentMismatch}
 
 // ErrNotSynced is returned by Audit for a catalog that was never bound to a
@@ -98,7 +99,8 @@ type auditState struct {
 // Audit compares the source folder, the catalog and the bucket and returns
 // every disagreement. It only reads: the bucket with ListObjectsV2 and
 // ListMultipartUploads (unless the server lacks it: then unfinished uploads
-// go unreported, and an info event says so) and, with opts.Deep, GetObject;
+// go unreported, and an info event says so), its history settings when a
+// sync saw it versioned (see HistoryChanged), and with opts.Deep GetObject;
 // the source with stat and, for a file whose stat is not the recorded one,
 // a hash of its content, so a touched but unchanged file is not reported.
 // Audit writes
@@ -166,6 +168,7 @@ func (a *auditState) load(ctx context.Context) error {
 		a.uploads, err = listUploads(gctx, a.store, listPrefix(a.opts.Prefix), opt)
 		return err
 	})
+	g.Go(func() error { return a.compareHistory(gctx) })
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -213,6 +216,28 @@ func (a *auditState) add(f Finding) {
 	a.mu.Lock()
 	a.out.Findings = append(a.out.Findings, f)
 	a.mu.Unlock()
+}
+
+// compareHistory reports a bucket that keeps less history than a sync
+// last saw: versioning or Object Lock gone. It asks only when there was
+// something to lose, and a failure to read the settings is a fail event.
+func (a *auditState) compareHistory(ctx context.Context) error {
+	seen, known, err := RecordedHistory(a.db)
+	if err != nil || !known || !seen.Versioned() && !seen.ObjectLock {
+		return err
+	}
+	now, err := readHistory(ctx, a.store, a.opts.Prefix)
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, ErrUnreachable) || errors.Is(err, ErrBadCredentials) {
+			return err
+		}
+		a.report.report(Event{Kind: EventFail, Path: a.store.url(a.opts.Prefix), Reason: "history", Err: err})
+		return nil
+	}
+	if f, lost := historyLost(seen, now); lost {
+		a.add(f)
+	}
+	return nil
 }
 
 // compareLocal judges every source file against its catalog row with

@@ -137,7 +137,8 @@ type BucketCreator interface {
 
 // Bucket is the store the engine works on: one bucket, through the
 // interfaces above (usually one value implementing them all), and its name
-// for messages.
+// for messages. History is optional: nil for a store that keeps no
+// versions, which the engine treats as a bucket that cannot.
 type Bucket struct {
 	Name string
 	Objects

@@ -215,8 +215,9 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 
 // prepare binds db to the target and settles its naming, gets the keys,
 // makes sure the catalog has a signing key, reporting a new one (an info
-// event "signing-key" whose Path is its fingerprint), and reads what the
-// catalog records of the server's optional operations.
+// event "signing-key" whose Path is its fingerprint), reads what the
+// catalog records of the server's optional operations, and checks what the
+// bucket keeps of the past (see checkHistory).
 func (o *run) prepare(ctx context.Context, db *catalog.DB, b Bucket, r *reporter) error {
 	var err error
 	if o.naming, err = PrepareTarget(db, o.Target, o.Naming, o.DryRun); err != nil {
@@ -234,8 +235,10 @@ func (o *run) prepare(ctx context.Context, db *catalog.DB, b Bucket, r *reporter
 	if created {
 		r.report(Event{Kind: EventInfo, Reason: "signing-key", Path: fp})
 	}
-	o.optional, err = loadOptional(db, r, !o.DryRun)
-	return err
+	if o.optional, err = loadOptional(db, r, !o.DryRun); err != nil {
+		return err
+	}
+	return o.checkHistory(ctx, db, b, r)
 }
 
 // deleteGone deletes the files deleted locally, unless a file failed.

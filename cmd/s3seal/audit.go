@@ -44,6 +44,7 @@ bucket, and reports each difference under its category:
   object-changed     an object whose ETag is not the recorded one (overwritten?)
   object-unknown     an object under the prefix the catalog does not know
   upload-unfinished  a multipart upload under the prefix that was not completed
+  history-changed    the bucket lost versioning or Object Lock since a sync saw it
 
 It lists the bucket and reads no object: a file whose stat changed is hashed,
 so a touched file is not "changed". Audit changes nothing anywhere.
@@ -212,7 +213,7 @@ func printAudit(p *printer, rep sync.AuditReport, deep bool, d time.Duration) {
 
 // printFindings writes the table, grouped by category (the findings come
 // sorted). Objects and uploads the catalog does not know have no path and
-// show their key.
+// show their key; a history-changed finding is about the whole target.
 func printFindings(w io.Writer, findings []sync.Finding) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CATEGORY\tPATH\tDETAIL")
@@ -220,6 +221,8 @@ func printFindings(w io.Writer, findings []sync.Finding) {
 		name := quote(f.Path)
 		switch {
 		case f.Path != "":
+		case f.Category == sync.HistoryChanged:
+			name = "(target)"
 		case f.Category == sync.UploadUnfinished:
 			name = "(upload) " + quote(f.Key)
 		default:

@@ -204,6 +204,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 			if e.Kind == sync.EventInfo && e.Reason == "signing-key" && !o.out.quiet {
 				announceSigningKey(e.Path, source, t)
 			}
+			warnHistory(out, e, t, &o.s3)
 			out.event(e)
 		},
 	})

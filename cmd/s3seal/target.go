@@ -99,20 +99,7 @@ func (o *s3Options) addFlags(fs *pflag.FlagSet, create bool) {
 // once. A missing bucket is an error unless -c/--create-bucket is set: then
 // missing is true, and the sync creates it (a dry run says it would).
 func (o *s3Options) bucket(ctx context.Context, t target) (b sync.Bucket, missing bool, err error) {
-	cfg := s3store.Config{
-		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
-		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts, BandwidthLimit: int64(o.bwlimit),
-		AllowHTTP: o.allowHTTP, ObjectLock: o.objectLock,
-	}
-	secret, err := o.secret()
-	if err != nil {
-		return sync.Bucket{}, false, err
-	}
-	cfg.SecretKey = secret
-	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
-		return sync.Bucket{}, false, usagef("-a/--access-key and the secret key go together")
-	}
-	st, err := s3store.New(ctx, cfg)
+	st, err := o.newStore(ctx, t, o.objectLock)
 	if err != nil {
 		return sync.Bucket{}, false, err
 	}
@@ -124,6 +111,25 @@ func (o *s3Options) bucket(ctx context.Context, t target) (b sync.Bucket, missin
 		return sync.Bucket{}, false, err
 	}
 	return engineBucket(st), false, nil
+}
+
+// newStore returns a client for the target's bucket, which CreateBucket
+// creates with Object Lock when lock is set. It sends no request.
+func (o *s3Options) newStore(ctx context.Context, t target, lock bool) (*s3store.Store, error) {
+	cfg := s3store.Config{
+		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
+		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts, BandwidthLimit: int64(o.bwlimit),
+		AllowHTTP: o.allowHTTP, ObjectLock: lock,
+	}
+	secret, err := o.secret()
+	if err != nil {
+		return nil, err
+	}
+	cfg.SecretKey = secret
+	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
+		return nil, usagef("-a/--access-key and the secret key go together")
+	}
+	return s3store.New(ctx, cfg)
 }
 
 // store is bucket for commands that need the bucket to exist.

@@ -19,9 +19,9 @@ import (
 func newTargetCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "target",
-		Short: "Show what this machine knows about a target",
+		Short: "Set up a target's bucket to keep history, or show what this machine knows of a target",
 	}
-	cmd.AddCommand(newTargetInfoCommand())
+	cmd.AddCommand(newTargetInfoCommand(), newTargetSetupCommand())
 	return cmd
 }
 
@@ -29,14 +29,15 @@ func newTargetInfoCommand() *cobra.Command {
 	var catalogFile string
 	cmd := &cobra.Command{
 		Use:   "info SRC s3://BUCKET[/PREFIX]",
-		Short: "Print the target's naming and catalog signing key fingerprint",
+		Short: "Print the target's naming, catalog signing key fingerprint and history settings",
 		Long: `Info reads the local catalog of SRC and the target (nothing is sent to the
 bucket) and prints its naming, the fingerprint of the key that signs its
 catalog mirror, the signer this machine knows with the newest generation
-it has seen, and the optional S3 operations a sync found the server to lack.
-Run it on the machine that backs up, and compare the fingerprint with the
-one 'catalog pull' or 'restore' shows on another machine, or pass it there
-with --fingerprint.`,
+it has seen, the optional S3 operations a sync found the server to lack,
+and what the bucket keeps of the past (versioning, Object Lock, the days
+versions are kept) as a sync saw it. Run it on the machine that backs up,
+and compare the fingerprint with the one 'catalog pull' or 'restore' shows
+on another machine, or pass it there with --fingerprint.`,
 		Example: `  s3seal target info ~/archive s3://my-bucket/archive`,
 		Args:    exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -90,6 +91,10 @@ func printTargetInfo(cmd *cobra.Command, db *catalog.DB, t target) error {
 	if err != nil {
 		return err
 	}
+	history, seen, err := sync.RecordedHistory(db)
+	if err != nil {
+		return err
+	}
 	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "target:\t%s\n", t)
 	fmt.Fprintf(w, "catalog:\t%s\n", db.Path())
@@ -106,6 +111,13 @@ func printTargetInfo(cmd *cobra.Command, db *catalog.DB, t target) error {
 	}
 	for _, l := range lacking {
 		fmt.Fprintf(w, "server lacks:\t%s (found %s): %s\n", l.Op, l.Since.UTC().Format(time.DateOnly), l.Lost)
+	}
+	if seen {
+		fmt.Fprintf(w, "versioning:\t%s (as a sync saw it)\n", versioningWords(history))
+		fmt.Fprintf(w, "object lock:\t%s\n", lockWords(history))
+		fmt.Fprintf(w, "keep days:\t%s\n", keepDaysWords(history))
+	} else {
+		fmt.Fprintf(w, "versioning:\tnot seen yet (the next sync reads it)\n")
 	}
 	return w.Flush()
 }

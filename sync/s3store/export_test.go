@@ -7,3 +7,6 @@ func SetCopyLimits(s *Store, threshold, partSize int64) {
 	s.copyThreshold = threshold
 	s.copyPartSize = partSize
 }
+
+// WithRule is withRule, for the lifecycle merge test.
+var WithRule = withRule

@@ -20,7 +20,9 @@ import (
 // Settings returns the bucket's versioning status, whether Object Lock is
 // enabled, and the non-current version expiry of the lifecycle rule that
 // covers prefix. A server without Object Lock or lifecycle support answers
-// as a bucket without them.
+// as a bucket without them; one that cannot version at all fails with
+// sync.ErrNotImplemented. A bucket that was never versioned costs one
+// request, any other three.
 func (s *Store) Settings(ctx context.Context, prefix string) (sync.HistorySettings, error) {
 	var h sync.HistorySettings
 	v, err := s.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(s.bucket)})
@@ -28,6 +30,12 @@ func (s *Store) Settings(ctx context.Context, prefix string) (sync.HistorySettin
 		return h, s.wrap("get bucket versioning", "", err, sync.ErrNoSuchBucket)
 	}
 	h.Versioning = string(v.Status)
+	if h.Versioning == "" {
+		// Never versioned: such a bucket has no Object Lock (which needs
+		// versioning) and no versions for a lifecycle rule to expire, so
+		// one request answers all (a sync to it asks on every run).
+		return h, nil
+	}
 	lock, err := s.client.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(s.bucket)})
 	switch {
 	case err == nil:
@@ -75,11 +83,23 @@ func keepDays(rules []types.LifecycleRule, prefix string) int {
 	return 0
 }
 
-// EnableVersioning turns versioning on.
+// EnableVersioning turns versioning on. A server that cannot version
+// fails with sync.ErrNotImplemented.
 func (s *Store) EnableVersioning(ctx context.Context) error {
+	return s.putVersioning(ctx, types.BucketVersioningStatusEnabled)
+}
+
+// SuspendVersioning turns versioning off for new writes; the versions the
+// bucket holds are kept. The engine never calls it: an owner's tools and
+// tests do.
+func (s *Store) SuspendVersioning(ctx context.Context) error {
+	return s.putVersioning(ctx, types.BucketVersioningStatusSuspended)
+}
+
+func (s *Store) putVersioning(ctx context.Context, status types.BucketVersioningStatus) error {
 	_, err := s.client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
 		Bucket:                  aws.String(s.bucket),
-		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
+		VersioningConfiguration: &types.VersioningConfiguration{Status: status},
 	})
 	if err != nil {
 		return s.wrap("put bucket versioning", "", err, sync.ErrNoSuchBucket)
@@ -87,11 +107,13 @@ func (s *Store) EnableVersioning(ctx context.Context) error {
 	return nil
 }
 
-// SetLifecycle installs the bucket's lifecycle rule for prefix (replacing
-// the bucket's lifecycle configuration): non-current versions expire
-// keepDays after they were replaced (0: kept), incomplete multipart uploads
-// are aborted abortDays after they began, and delete markers left without
-// versions are removed.
+// SetLifecycle installs the bucket's lifecycle rule for prefix, in place
+// of an earlier one of s3seal's for the same prefix; the bucket's other
+// rules are kept. Under it, non-current versions expire keepDays after they
+// were replaced (0: kept), incomplete multipart uploads are aborted
+// abortDays after they began, and delete markers left without versions are
+// removed. A server without lifecycle rules fails with
+// sync.ErrNotImplemented.
 func (s *Store) SetLifecycle(ctx context.Context, prefix string, keepDays, abortDays int) error {
 	rule := types.LifecycleRule{
 		ID:                             aws.String("s3seal " + prefix),
@@ -103,14 +125,36 @@ func (s *Store) SetLifecycle(ctx context.Context, prefix string, keepDays, abort
 	if keepDays > 0 {
 		rule.NoncurrentVersionExpiration = &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(int32(keepDays))}
 	}
-	_, err := s.client.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
+	// PutBucketLifecycleConfiguration replaces the whole configuration:
+	// read it first, so that the owner's other rules survive.
+	var rules []types.LifecycleRule
+	out, err := s.client.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String(s.bucket)})
+	switch {
+	case err == nil:
+		rules = out.Rules
+	case !absent(err, "NoSuchLifecycleConfiguration"):
+		return s.wrap("get bucket lifecycle", "", err, sync.ErrNoSuchBucket)
+	}
+	_, err = s.client.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
 		Bucket:                 aws.String(s.bucket),
-		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{rule}},
+		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: withRule(rules, rule)},
 	})
 	if err != nil {
 		return s.wrap("put bucket lifecycle", "", err, sync.ErrNoSuchBucket)
 	}
 	return nil
+}
+
+// withRule returns rules with rule in place of the one with its ID, or
+// added at the end.
+func withRule(rules []types.LifecycleRule, rule types.LifecycleRule) []types.LifecycleRule {
+	kept := make([]types.LifecycleRule, 0, len(rules)+1)
+	for _, r := range rules {
+		if aws.ToString(r.ID) != aws.ToString(rule.ID) {
+			kept = append(kept, r)
+		}
+	}
+	return append(kept, rule)
 }
 
 // Versions lists the versions and delete markers of the keys under prefix
@@ -138,9 +182,11 @@ func (s *Store) Versions(ctx context.Context, prefix string, fn func(sync.Versio
 				LastModified: aws.ToTime(m.LastModified), Latest: aws.ToBool(m.IsLatest), DeleteMarker: true})
 		}
 		// The server sends versions and markers apart, each in key order
-		// and newest first; one page holds a contiguous run of both.
+		// and newest first; one page holds a contiguous run of both. Times
+		// have a second's resolution, so the current one goes first, then
+		// the newest.
 		slices.SortStableFunc(page, func(a, b sync.Version) int {
-			return cmp.Or(strings.Compare(a.Key, b.Key), b.LastModified.Compare(a.LastModified))
+			return cmp.Or(strings.Compare(a.Key, b.Key), boolOrder(b.Latest, a.Latest), b.LastModified.Compare(a.LastModified))
 		})
 		for _, v := range page {
 			if err := fn(v); err != nil {
@@ -149,6 +195,17 @@ func (s *Store) Versions(ctx context.Context, prefix string, fn func(sync.Versio
 		}
 	}
 	return nil
+}
+
+// boolOrder compares booleans, false first.
+func boolOrder(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // GetVersion returns one version's body and description, as Get does.

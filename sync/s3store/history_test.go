@@ -2,11 +2,18 @@ package s3store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
 	"github.com/s3seal/s3seal/sync"
+	"github.com/s3seal/s3seal/sync/s3store"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
 
@@ -84,4 +91,73 @@ func TestObjectLockOnGateway(t *testing.T) {
 		t.Fatalf("the retained version is gone: %v", err)
 	}
 	rc.Close()
+}
+
+// TestSettingsRequests: a bucket never versioned answers Settings with one
+// GetBucketVersioning (a sync asks on every run); once versioning was
+// enabled and then suspended, Settings says Suspended.
+func TestSettingsRequests(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.Get(t)
+	proxy := s3test.StartProxy(t, srv.Endpoint)
+	cfg := srv.Config(srv.NewBucket(t))
+	cfg.Endpoint = proxy.URL
+	store := openStore(t, cfg)
+	if h, err := store.Settings(ctx, "p/"); err != nil || h != (sync.HistorySettings{}) {
+		t.Fatalf("Settings of a new bucket = %+v, %v; want all zero", h, err)
+	}
+	if all, versioning := proxy.Requests(""), proxy.Requests(s3test.OpGetVersioning); all != 1 || versioning != 1 {
+		t.Errorf("Settings of a bucket never versioned sent %d requests, %d GetBucketVersioning; want that one only", all, versioning)
+	}
+	if err := store.EnableVersioning(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SuspendVersioning(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := store.Settings(ctx, "p/"); err != nil || h.Versioning != "Suspended" || h.Versioned() {
+		t.Errorf("Settings after SuspendVersioning = %+v, %v; want Suspended, not versioned", h, err)
+	}
+}
+
+// TestLifecycleNotImplemented: the gateway has no lifecycle rules, and
+// SetLifecycle says so with sync.ErrNotImplemented, which callers turn into
+// a warning.
+func TestLifecycleNotImplemented(t *testing.T) {
+	store, _ := newStore(t)
+	if err := store.EnableVersioning(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err := store.SetLifecycle(context.Background(), "p/", 30, 7)
+	if !errors.Is(err, sync.ErrNotImplemented) {
+		t.Errorf("SetLifecycle on the gateway = %v; want an error matching sync.ErrNotImplemented", err)
+	}
+}
+
+// TestWithRule: s3seal's rule for a prefix replaces its own earlier rule
+// and keeps the owner's other rules.
+func TestWithRule(t *testing.T) {
+	rule := func(id string, days int32) types.LifecycleRule {
+		return types.LifecycleRule{ID: aws.String(id), NoncurrentVersionExpiration: &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(days)}}
+	}
+	describe := func(rules []types.LifecycleRule) string {
+		var s []string
+		for _, r := range rules {
+			s = append(s, fmt.Sprintf("%s=%d", aws.ToString(r.ID), aws.ToInt32(r.NoncurrentVersionExpiration.NoncurrentDays)))
+		}
+		return strings.Join(s, " ")
+	}
+	for _, tc := range []struct {
+		rules []types.LifecycleRule
+		want  string
+	}{
+		{nil, "s3seal p/=90"},
+		{[]types.LifecycleRule{rule("logs", 1)}, "logs=1 s3seal p/=90"},
+		{[]types.LifecycleRule{rule("s3seal p/", 30), rule("logs", 1)}, "logs=1 s3seal p/=90"},
+		{[]types.LifecycleRule{rule("s3seal q/", 30)}, "s3seal q/=30 s3seal p/=90"},
+	} {
+		if got := describe(s3store.WithRule(tc.rules, rule("s3seal p/", 90))); got != tc.want {
+			t.Errorf("withRule(%s) = %s; want %s", describe(tc.rules), got, tc.want)
+		}
+	}
 }

@@ -35,6 +35,7 @@ const (
 	OpHeadObject     Op = "HeadObject"
 	OpDeleteObject   Op = "DeleteObject"
 	OpDeleteObjects  Op = "DeleteObjects"
+	OpGetVersioning  Op = "GetBucketVersioning"
 	OpOther          Op = "Other"
 )
 
@@ -644,6 +645,8 @@ func classify(r *http.Request) *Request {
 		req.Op = OpGetObject
 	case r.Method == http.MethodHead && key != "":
 		req.Op = OpHeadObject
+	case r.Method == http.MethodGet && key == "" && q.Has("versioning"):
+		req.Op = OpGetVersioning
 	default:
 		req.Op = OpOther
 	}
