@@ -101,7 +101,7 @@ func (o *s3Options) bucket(ctx context.Context, t target) (b sync.Bucket, missin
 	cfg := s3store.Config{
 		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
 		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts, BandwidthLimit: int64(o.bwlimit),
-		AllowHTTP: o.allowHTTP,
+		AllowHTTP: o.allowHTTP, Prefix: t.Prefix,
 	}
 	secret, err := o.secret()
 	if err != nil {
