@@ -102,7 +102,8 @@ func hintsFor(err error) []string {
 	case errors.Is(err, sync.ErrBadCredentials):
 		return []string{"set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile with --profile, or pass -a with -s (a prompt); check that the key and secret belong together"}
 	case errors.Is(err, sync.ErrAccessDenied):
-		return []string{"the credentials work but lack permission on this bucket or prefix; check the bucket policy"}
+		return []string{"the credentials work but lack permission on this bucket or prefix; check the bucket policy and the credential's own",
+			"'s3seal policy s3://BUCKET/PREFIX' prints what the machine that backs up needs; one printed with --no-delete does not allow sync --delete"}
 	case errors.Is(err, s3store.ErrInsecureEndpoint):
 		return []string{"use an https:// endpoint; plain http is accepted without asking only to 127.0.0.1, ::1 and localhost",
 			"if you trust every network between this machine and the server, pass --allow-http"}

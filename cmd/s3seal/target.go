@@ -119,7 +119,7 @@ func (o *s3Options) newStore(ctx context.Context, t target, lock bool) (*s3store
 	cfg := s3store.Config{
 		Bucket: t.Bucket, Endpoint: o.endpoint, Region: o.region, Profile: o.profile,
 		AccessKey: o.accessKey, MaxAttempts: o.maxAttempts, BandwidthLimit: int64(o.bwlimit),
-		AllowHTTP: o.allowHTTP, ObjectLock: lock,
+		AllowHTTP: o.allowHTTP, ObjectLock: lock, Prefix: t.Prefix,
 	}
 	secret, err := o.secret()
 	if err != nil {

@@ -60,6 +60,11 @@ type Config struct {
 	// ObjectLock makes CreateBucket create the bucket with Object Lock
 	// enabled, which also enables versioning; it cannot be turned on later.
 	ObjectLock bool
+	// Prefix is the key prefix the caller works under, without leading or
+	// trailing "/" ("" = the whole bucket). CheckBucket lists under it when
+	// HeadBucket is refused, as it is to a credential that may list only
+	// that prefix (the policy 's3seal policy' prints).
+	Prefix string
 }
 
 const (
@@ -81,7 +86,8 @@ type Store struct {
 	client *s3.Client
 	bucket string
 	region string
-	lock   bool // CreateBucket enables Object Lock
+	lock   bool   // CreateBucket enables Object Lock
+	prefix string // Config.Prefix
 	// copyThreshold and copyPartSize are the multipart copy limits; tests
 	// lower them to exercise UploadPartCopy without 5 GiB objects.
 	copyThreshold int64
@@ -139,6 +145,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		bucket:        cfg.Bucket,
 		region:        awsCfg.Region,
 		lock:          cfg.ObjectLock,
+		prefix:        cfg.Prefix,
 		copyThreshold: maxCopySize,
 		copyPartSize:  copyPartSize,
 	}, nil
@@ -270,8 +277,10 @@ func (s *Store) Bucket() string { return s.bucket }
 // the credentials may use it. Otherwise the error matches ErrNoSuchBucket,
 // ErrBadCredentials, ErrAccessDenied or ErrUnreachable where one applies.
 // HeadBucket answers carry no body, so a 403 is followed by one
-// ListObjectsV2 (MaxKeys 1), whose error code tells rejected credentials from
-// a denied access.
+// ListObjectsV2 (MaxKeys 1) under Config.Prefix, whose error code tells
+// rejected credentials from a denied access. IAM refuses HeadBucket to a
+// credential whose s3:ListBucket is restricted to a prefix (HeadBucket names
+// none), and grants that listing.
 //
 // It is the first request of a run, so a failure to connect at all
 // (connection refused, a name that does not resolve, a TLS handshake that
@@ -286,10 +295,11 @@ func (s *Store) CheckBucket(ctx context.Context) error {
 	if httpStatus(err) != http.StatusForbidden {
 		return s.wrap("head bucket", "", err, sync.ErrNoSuchBucket)
 	}
-	_, listErr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
-		Bucket:  aws.String(s.bucket),
-		MaxKeys: aws.Int32(1),
-	}, failFast)
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), MaxKeys: aws.Int32(1)}
+	if s.prefix != "" {
+		in.Prefix = aws.String(s.prefix + "/")
+	}
+	_, listErr := s.client.ListObjectsV2(ctx, in, failFast)
 	if listErr == nil {
 		// Listing is allowed though HeadBucket is not: the bucket is usable
 		// for what s3seal does.
