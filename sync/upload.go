@@ -51,7 +51,6 @@ type uploaded struct {
 	etag       string
 	plain      plainSums
 	cipherSize int64
-	sent       int64 // ciphertext bytes this run sent: less than cipherSize when resumed
 	multipart  bool
 }
 
@@ -119,7 +118,7 @@ func (u *uploader) putSmall(ctx context.Context, root string, f *os.File, base E
 		return uploaded{}, err
 	}
 	u.report.report(Event{Kind: EventProgress, Path: base.Path, Bytes: int64(len(body))})
-	return uploaded{etag: etag, plain: sum, cipherSize: int64(len(body)), sent: int64(len(body))}, nil
+	return uploaded{etag: etag, plain: sum, cipherSize: int64(len(body))}, nil
 }
 
 // readFull fills p from r at off.
@@ -334,13 +333,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 	if err != nil {
 		return uploaded{}, err
 	}
-	var sent int64
-	for _, p := range parts {
-		if _, ok := onServer[p.Number]; !ok && !gone {
-			sent += p.Size
-		}
-	}
-	return uploaded{etag: etag, plain: sum, cipherSize: ct.Size(), sent: sent, multipart: true}, nil
+	return uploaded{etag: etag, plain: sum, cipherSize: ct.Size(), multipart: true}, nil
 }
 
 // checkPart returns errRestart when the regenerated part number (body) may
