@@ -1,7 +1,8 @@
 # Sourced by scripts/interop/run.sh: installs and starts the S3 servers of
 # the interop run. Each start_<server> starts one on 127.0.0.1 with its data
 # under $1 and random free ports, waits until a signed request succeeds and
-# sets endpoint, access_key, secret_key, server_pid and server_version.
+# sets endpoint, access_key, secret_key, server_pid and server_version; it
+# fails when the server does not come up (a port taken in the meantime, say).
 #
 # The servers come from the Go module proxy, built outside this module so
 # that the project's go.mod is neither read nor changed, into $(go env GOBIN)
@@ -160,7 +161,8 @@ EOT
 		-s3.config="$data/s3.json" >"$data/server.log" 2>&1 </dev/null &
 	server_pid=$!
 	endpoint="http://127.0.0.1:$s3"
-	server_version="seaweedfs $(module_version "$binary") ($("$binary" version 2>&1 | head -n 1))"
+	# Built inside its module, weed records no module version; its own says.
+	server_version="seaweedfs $("$binary" version 2>&1 | sed -n 's/^version [^ ]* \([^ ]*\).*/\1/p' | head -n 1)"
 	wait_ready "$data/server.log"
 }
 
