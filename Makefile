@@ -3,7 +3,7 @@
 GO ?= go
 SHELL := /bin/bash
 
-.PHONY: build deps test vet fmt-check fuzz demo bench bench-history bench-scale
+.PHONY: build deps test vet fmt-check fuzz demo bench bench-history bench-scale interop
 
 build:
 	$(GO) build -o bin/s3seal ./cmd/s3seal
@@ -32,6 +32,13 @@ fuzz:
 
 demo: build
 	scripts/demo.sh
+
+# The end-to-end round trip against other S3 servers on 127.0.0.1: MinIO,
+# SeaweedFS and the Versity gateway (scripts/interop/run.sh; SERVERS="minio"
+# picks some). Builds the servers from the Go module proxy when missing,
+# which takes long; not part of `make test`. See docs/COMPATIBILITY.md.
+interop:
+	scripts/interop/run.sh $(SERVERS)
 
 # s3seal next to aws s3 sync, rclone crypt and restic on generated workloads,
 # against a local gateway, on loopback and through a WAN-emulating proxy

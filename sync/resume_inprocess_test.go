@@ -15,6 +15,9 @@ import (
 // is about to go (the hook cancels the run's context, as Ctrl-C does) and
 // checks that the next sync continues the same upload, sends only the
 // parts the server lacks, and leaves an object that decrypts to the file.
+// Each run's summary counts the bytes the server took in that run: the
+// interrupted one its parts and small objects, though the big file never
+// finished.
 func TestResumeInProcess(t *testing.T) {
 	store, log := newMemBucket()
 	fx := newFixture(t, store.Bucket())
@@ -36,7 +39,7 @@ func TestResumeInProcess(t *testing.T) {
 		}
 		return nil
 	})
-	_, events, err := fx.sync(ctx)
+	cutSum, events, err := fx.sync(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Sync cancelled at part %d = %v; want context.Canceled", cut, err)
 	}
@@ -59,6 +62,11 @@ func TestResumeInProcess(t *testing.T) {
 	t.Logf("the server holds parts %v after the cut at part %d", have, cut)
 	if len(have) == 0 || have[len(have)-1] >= cut {
 		t.Fatalf("the server holds parts %v after the cut at part %d; want part 1 or 2 or both", have, cut)
+	}
+	storedBefore := storedBytes(t, store)
+	if want := partsSize(held) + storedBefore; cutSum.BytesSent != want {
+		t.Errorf("interrupted Sync: summary says %d bytes sent; want the %d the server holds (%d in parts, %d in objects)",
+			cutSum.BytesSent, want, partsSize(held), storedBefore)
 	}
 
 	log.take()
@@ -87,6 +95,9 @@ func TestResumeInProcess(t *testing.T) {
 	}
 	if !resumed(events, rel, partsSize(held)) {
 		t.Errorf("resuming Sync reported no resume of %s with %d bytes on the server", rel, partsSize(held))
+	}
+	if want := storedBytes(t, store) - storedBefore - partsSize(held); sum.BytesSent != want {
+		t.Errorf("resuming Sync: summary says %d bytes sent; want the %d the server did not hold before", sum.BytesSent, want)
 	}
 	if sum.Failed != 0 || sum.Uploaded+sum.Skipped != 3 {
 		t.Errorf("resuming Sync: %d uploaded, %d skipped, %d failed; want all 3 files uploaded or skipped", sum.Uploaded, sum.Skipped, sum.Failed)
@@ -120,6 +131,20 @@ func resumed(events []sync.Event, rel string, bytes int64) bool {
 		}
 	}
 	return false
+}
+
+// storedBytes returns the size of all the objects in store.
+func storedBytes(t *testing.T, store *memstore.Store) int64 {
+	t.Helper()
+	var n int64
+	err := store.List(context.Background(), "", func(o sync.Object) error {
+		n += o.Size
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func partsSize(parts []sync.Part) int64 {

@@ -103,7 +103,7 @@ type Summary struct {
 	Failed         int   // files that failed (see the fail events)
 	Warnings       int   // paths passed over (symlinks, special files)
 	Deleted        int   // files whose object was deleted (dry run: would be)
-	BytesSent      int64 // ciphertext bytes sent in this run
+	BytesSent      int64 // ciphertext bytes of files the server confirmed in this run, finished or not
 	PlainBytes     int64 // plaintext bytes of the uploaded files
 	SavedBytes     int64 // plaintext bytes of the files not uploaded: unchanged, or copied
 	Extended       int   // versions whose Object Lock retention was extended
@@ -139,6 +139,10 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 	var sum Summary
 	count := func(e Event) {
 		switch e.Kind {
+		case EventProgress:
+			// Counted as each object or part is confirmed, not when its
+			// file is done: an interrupted run says what went.
+			sum.BytesSent += e.Bytes
 		case EventFail:
 			sum.Failed++
 		case EventWarn:

@@ -52,7 +52,6 @@ type uploaded struct {
 	version    string // the VersionId, on a versioned bucket
 	plain      plainSums
 	cipherSize int64
-	sent       int64 // ciphertext bytes this run sent: less than cipherSize when resumed
 	multipart  bool
 	// begun says the upload began in this run, so the version has this
 	// run's retention (putOpts.Retention); a resumed one has its own.
@@ -126,7 +125,7 @@ func (u *uploader) putSmall(ctx context.Context, root string, f *os.File, base E
 		return uploaded{}, err
 	}
 	u.report.report(Event{Kind: EventProgress, Path: base.Path, Bytes: int64(len(body))})
-	return uploaded{etag: obj.ETag, version: obj.VersionID, plain: sum, cipherSize: int64(len(body)), sent: int64(len(body)), begun: true}, nil
+	return uploaded{etag: obj.ETag, version: obj.VersionID, plain: sum, cipherSize: int64(len(body)), begun: true}, nil
 }
 
 // readFull fills p from r at off.
@@ -372,13 +371,7 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 	if err != nil {
 		return uploaded{}, err
 	}
-	var sent int64
-	for _, p := range parts {
-		if _, ok := onServer[p.Number]; !ok && !gone {
-			sent += p.Size
-		}
-	}
-	return uploaded{etag: obj.ETag, version: obj.VersionID, plain: sum, cipherSize: ct.Size(), sent: sent, multipart: true}, nil
+	return uploaded{etag: obj.ETag, version: obj.VersionID, plain: sum, cipherSize: ct.Size(), multipart: true}, nil
 }
 
 // checkPart returns errRestart when the regenerated part number (body) may

@@ -250,7 +250,6 @@ func (w *worker) upload(ctx context.Context, t task) error {
 	}
 	w.count(func(s *Summary) {
 		s.Uploaded++
-		s.BytesSent += res.sent
 		s.PlainBytes += base.Size
 	})
 	w.report.report(Event{Kind: EventDone, Path: t.entry.Path, Reason: t.dec.Reason, Size: base.Size, Bytes: res.cipherSize})

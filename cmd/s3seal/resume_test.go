@@ -428,7 +428,8 @@ func TestCrashConsistency(t *testing.T) {
 }
 
 // TestInterruptExits130AndResumes sends SIGINT mid-upload: the run must end
-// with exit 130 within 5 seconds and the next run must continue the upload.
+// with exit 130 within 5 seconds, its summary must count the parts that
+// went, and the next run must continue the upload.
 func TestInterruptExits130AndResumes(t *testing.T) {
 	e := newEnv(t)
 	const size = 100 << 20
@@ -454,6 +455,11 @@ func TestInterruptExits130AndResumes(t *testing.T) {
 	kept := e.partsOnServer(up)
 	if kept == 0 {
 		t.Fatal("the interrupted run left no part on the server")
+	}
+	// The two parts in flight at the signal may be stored without their
+	// answers arriving; every part that was answered counts.
+	if cut := parseSummary(t, c.stdout.String()); cut.BytesSent == 0 || cut.BytesSent > kept || kept-cut.BytesSent > 2*partSize {
+		t.Errorf("the interrupted run's summary says %d bytes sent; want the %d the server kept, less at most the two parts in flight", cut.BytesSent, kept)
 	}
 
 	proxy.ResetCounts()
