@@ -68,6 +68,9 @@ type uploader struct {
 	// when the run began; only those can resume, so only those cost a
 	// catalog lookup. Read-only once the workers start.
 	inFlight map[string]bool
+	// etags tells when the server lists other ETags than it answered;
+	// nil says nothing.
+	etags *etagNotice
 }
 
 // uploadFile uploads the source file rel (expected to have stat base) as
@@ -485,18 +488,18 @@ func transient(err error) bool {
 	return true
 }
 
-// complete finishes the upload and checks the object's ETag. A server that
-// says the upload does not exist may have completed it already (the
-// response to an earlier CompleteMultipartUpload was lost): a HEAD showing
-// the expected ETag settles that.
+// complete finishes the upload and returns the object's ETag as the server
+// lists it. A server that says the upload does not exist may have completed
+// it already (the response to an earlier CompleteMultipartUpload was lost):
+// a HEAD showing the expected ETag settles that.
 func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []Part, want string, gone bool) (string, error) {
 	if !gone {
 		etag, err := u.store.CompleteMultipart(ctx, up.ObjectKey, up.UploadID, parts)
-		if err == nil {
-			if etag != want && isMultipartMD5ETag(etag) {
-				return "", fmt.Errorf("complete %s: etag %s, want %s", up.ObjectKey, etag, want)
-			}
+		if err == nil && etag == want {
 			return etag, nil
+		}
+		if err == nil {
+			return u.listedETag(ctx, up, parts, want, etag)
 		}
 		if !errors.Is(err, ErrNoSuchUpload) {
 			return "", err
@@ -512,9 +515,33 @@ func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []Par
 	return "", fmt.Errorf("%w: upload %s expired", errRestart, up.UploadID)
 }
 
+// listedETag returns the ETag of the object just completed, whose
+// CompleteMultipartUpload answered another ETag than want, the one its
+// parts predict, as a HEAD reports it, which is what the listing reports.
+// Servers with data-integrity ETags (and S3 with SSE-KMS) answer and list
+// other tokens than want; some servers answer another ETag than they list,
+// which the notice tells. An object whose size is not the parts', or whose
+// listed ETag has the MD5-of-MD5s form but is not want, is not made of the
+// bytes sent.
+func (u *uploader) listedETag(ctx context.Context, up *catalog.Upload, parts []Part, want, answered string) (string, error) {
+	obj, err := u.store.Head(ctx, up.ObjectKey)
+	if err != nil {
+		return "", fmt.Errorf("complete %s: %w", up.ObjectKey, err)
+	}
+	if size := partsSize(parts); obj.Size != size || obj.ETag != want && isMultipartMD5ETag(obj.ETag) {
+		return "", fmt.Errorf("complete %s: the object has ETag %s and %d bytes, want %s and %d", up.ObjectKey, obj.ETag, obj.Size, want, size)
+	}
+	if obj.ETag != answered {
+		u.etags.seen(up.Path)
+	}
+	return obj.ETag, nil
+}
+
 // isMultipartMD5ETag reports whether etag has the MD5-of-MD5s form
 // ("<32 hex>-<parts>") that S3 and most compatible servers give multipart
-// objects; others (data-integrity ETags) cannot be checked locally.
+// objects, which checks the parts just sent; others (data-integrity ETags)
+// cannot be checked locally. It only verifies a transfer: whether an
+// object changed is told by comparing ETags, never by their shape.
 func isMultipartMD5ETag(etag string) bool {
 	i := strings.IndexByte(etag, '-')
 	if i != 32 {

@@ -137,6 +137,9 @@ func (p *printer) event(e sync.Event) {
 	case sync.EventInfo:
 		if e.Reason == "delete-skipped" && !p.opts.quiet {
 			fmt.Fprintf(p.stderr, "s3seal: warning: %v\n", e.Err)
+		} else if e.Reason == sync.ReasonUnstableETags && !p.opts.quiet {
+			fmt.Fprintf(p.stderr, "s3seal: warning: %v\n", e.Err)
+			fmt.Fprintf(p.stderr, "s3seal: hint: this is said once for the target; 'audit --deep' checks what the objects hold\n")
 		} else if p.opts.verbose || e.Reason == "unknown-upload" {
 			msg := e.Reason
 			if e.Err != nil {
