@@ -312,12 +312,14 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 		if err := checkPart(recorded, number, body, listed, gone); err != nil {
 			return nil, err
 		}
-		if listed || gone {
-			sum := md5.Sum(body)
-			if listed && (p.ETag != md5Hex(sum) || p.Size != int64(len(body))) {
-				return nil, fmt.Errorf("%w: part %d", errRestart, number)
+		if listed {
+			if err := checkListedPart(p, body); err != nil {
+				return nil, err
 			}
-			return &Part{Number: number, ETag: md5Hex(sum), Size: int64(len(body))}, nil
+			return &p, nil // completed with the ETag the server gave it
+		}
+		if gone {
+			return &Part{Number: number, ETag: md5Hex(md5.Sum(body)), Size: int64(len(body))}, nil
 		}
 		if _, ok := recorded[number]; !ok {
 			return nil, u.db.PutUploadPart(up.Path, number, sha256.Sum256(body))
@@ -363,6 +365,29 @@ func checkPart(recorded map[int32][sha256.Size]byte, number int32, body []byte, 
 		return fmt.Errorf("%w: the upload is gone, and part %d was never sent, so the object at its key is another", errRestart, number)
 	}
 	return nil
+}
+
+// checkListedPart returns errRestart unless the part p the server lists
+// can be the regenerated body: it has its size and, when its ETag has the
+// MD5 form, that MD5. Other ETags (data-integrity ETags, SSE-KMS) cannot be
+// checked here; checkPart has proved by the recorded SHA-256 that body is
+// what was sent as the part, and the server took it under its Content-MD5.
+func checkListedPart(p Part, body []byte) error {
+	if p.Size != int64(len(body)) {
+		return fmt.Errorf("%w: the server lists part %d with %d bytes, not %d", errRestart, p.Number, p.Size, len(body))
+	}
+	if sum := md5.Sum(body); isMD5Hex(p.ETag) && !strings.EqualFold(p.ETag, md5Hex(sum)) {
+		return fmt.Errorf("%w: the server lists part %d with ETag %s, not the MD5 of its bytes", errRestart, p.Number, p.ETag)
+	}
+	return nil
+}
+
+// isMD5Hex reports whether etag has the form of an MD5 in hex, as S3 gives
+// a part or a single-part object. It only verifies a transfer, never tells
+// whether an object changed.
+func isMD5Hex(etag string) bool {
+	b, err := hex.DecodeString(etag)
+	return err == nil && len(b) == md5.Size
 }
 
 // partCheck is called with each part of a transfer, in order, before it is
