@@ -22,8 +22,8 @@ const ReasonUnstableETags = "unstable-etags"
 var errUnstableETags = errors.New("the server lists other ETags than it answered when the objects were uploaded; s3seal records the listed ones, and compares size and modification time where they moved")
 
 // etagNotice says once that the server's ETags do not stay put: its
-// listing (or HEAD) reports another ETag than the one it answered when the
-// object was written, which a server that was asked for nothing else did.
+// listing (or HEAD) reports another ETag for an object than the one it
+// answered when the object was written, though nothing wrote it since.
 // ETags are tokens the engine only compares, so it copes (it records what
 // the listing reports), but the user is told once per target, the first
 // time: the catalog remembers it in a setting, and later runs, which see
