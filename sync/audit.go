@@ -92,6 +92,8 @@ type auditState struct {
 	remote  *listing
 	uploads []MultipartUpload
 
+	etags *etagNotice // audit writes nothing: it tells, but does not remember
+
 	mu  gosync.Mutex // guards out
 	out AuditReport
 }
@@ -203,6 +205,9 @@ func (a *auditState) loadCatalog() error {
 		return fmt.Errorf("audit: catalog %s: %w", a.db.Path(), ErrNotSynced)
 	}
 	a.naming = naming
+	if a.etags, err = newETagNotice(a.db, a.report, true); err != nil {
+		return err
+	}
 	a.rows = make(map[string]catalog.File)
 	err = a.db.Files(func(f catalog.File) error { a.rows[f.Path] = f; return nil })
 	if err != nil {
@@ -304,16 +309,25 @@ func changedFinding(e Entry, row catalog.File) Finding {
 // the objects and uploads under the prefix that the catalog does not know.
 func (a *auditState) compareRemote() error {
 	byKey := make(map[string]string, len(a.rows))
+	var relisted []string
 	for path, row := range a.rows {
 		byKey[row.ObjectKey] = path
 		obj, ok := a.remote.Get(row.ObjectKey)
 		switch {
 		case !ok:
 			a.add(Finding{Category: ObjectMissing, Path: path, Key: row.ObjectKey, Detail: "the object is not in the bucket"})
-		case obj.ETag != row.ETag || obj.Size != row.CipherSize:
+		case judgeObject(&row, obj) == objectChanged:
 			a.add(Finding{Category: ObjectChanged, Path: path, Key: row.ObjectKey,
 				Detail: fmt.Sprintf("ETag %s (%s), the catalog says %s (%s)", obj.ETag, plural(obj.Size, "byte"), row.ETag, plural(row.CipherSize, "byte"))})
+		case obj.ETag != row.ETag:
+			relisted = append(relisted, path)
 		}
+	}
+	if len(relisted) > 0 {
+		// Not a finding, as a sync would not upload it again; but said, as
+		// sync says it, unless the catalog knows it of this target already.
+		sort.Strings(relisted)
+		a.etags.seen(relisted[0])
 	}
 	meta := cipher.MetaKey(a.opts.Prefix, "")
 	a.remote.Each(func(key string, obj Remote) bool {

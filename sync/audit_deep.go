@@ -73,10 +73,17 @@ func (a *auditState) checkObject(ctx context.Context, row catalog.File, tally *d
 
 // judge records what a decrypted object says about its row. An object
 // whose listing already differed from the row was reported as
-// object-changed by compareRemote and is not reported twice.
+// object-changed by compareRemote and is not reported twice. One listed
+// with another ETag, but not written since its upload (objectRelisted), is
+// the recorded object when the GET shows the ETag and size listed.
 func (a *auditState) judge(row catalog.File, obj Object, size int64, sums plainSums) {
+	listed, _ := a.remote.Get(row.ObjectKey)
+	state := judgeObject(&row, listed)
 	changed := checkObject(row, obj) != nil
-	if listed, _ := a.remote.Get(row.ObjectKey); changed && listed.ETag == row.ETag && listed.Size == row.CipherSize {
+	if state == objectRelisted && obj.ETag == listed.ETag && obj.Size == listed.Size {
+		changed = false
+	}
+	if changed && state != objectChanged {
 		a.add(Finding{Category: ObjectChanged, Path: row.Path, Key: row.ObjectKey,
 			Detail: fmt.Sprintf("the object read has ETag %s (%s), the catalog says %s (%s)", obj.ETag, plural(obj.Size, "byte"), row.ETag, plural(row.CipherSize, "byte"))})
 	}

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -16,8 +15,7 @@ import (
 // error that ends the run (see runError).
 func (w *worker) copy(ctx context.Context, t task, sums plainSums) error {
 	src := t.dec.From
-	obj, err := w.u.store.Copy(ctx, src.ObjectKey, t.key, w.opts.PutOptions)
-	if err != nil {
+	if err := w.sourceAsRecorded(ctx, src); err != nil {
 		if rerr := w.runError(t, err); rerr != nil {
 			return rerr
 		}
@@ -26,10 +24,14 @@ func (w *worker) copy(ctx context.Context, t task, sums plainSums) error {
 		}
 		return nil
 	}
-	if isMD5ETag(src.ETag) && obj.ETag != src.ETag {
-		// A single-part source keeps its ETag when copied; another one
-		// means the source object is not the one the catalog recorded.
-		w.fail(t, fmt.Errorf("copy from %s: etag %s, want %s", src.Path, obj.ETag, src.ETag))
+	obj, err := w.u.store.Copy(ctx, src.ObjectKey, t.key, w.opts.PutOptions)
+	if err != nil {
+		if rerr := w.runError(t, err); rerr != nil {
+			return rerr
+		}
+		if ctx.Err() == nil {
+			w.fail(t, fmt.Errorf("copy from %s: %w", src.Path, err))
+		}
 		return nil
 	}
 	// The copy's row gets the file's hashes, the source row's SHA-256 when
@@ -45,8 +47,19 @@ func (w *worker) copy(ctx context.Context, t task, sums plainSums) error {
 	return nil
 }
 
-// isMD5ETag reports whether etag is the plain MD5 a single-part object has.
-func isMD5ETag(etag string) bool {
-	b, err := hex.DecodeString(etag)
-	return err == nil && len(b) == 16
+// sourceAsRecorded checks, just before the copy, that the object of src is
+// still the one its row records: the listing said so when the run began,
+// which may be long ago. ETags are compared as tokens: the copy's own ETag
+// says nothing of its source (a copy of a multipart object, or one under
+// SSE-KMS, gets another).
+func (w *worker) sourceAsRecorded(ctx context.Context, src *catalog.File) error {
+	obj, err := w.u.store.Head(ctx, src.ObjectKey)
+	if err != nil {
+		return err
+	}
+	if obj.ETag != src.ETag || obj.Size != src.CipherSize {
+		return fmt.Errorf("the object %s has ETag %s and %d bytes now, the catalog recorded %s and %d",
+			src.ObjectKey, obj.ETag, obj.Size, src.ETag, src.CipherSize)
+	}
+	return nil
 }

@@ -4,12 +4,17 @@
 // A sync runs in five steps. Scan walks the source (no symlink following,
 // special files skipped and reported) and collects each regular file's stat.
 // List reads the remote state with one paginated ListObjectsV2 over the
-// prefix: key, ETag and size, nothing else. Decide is a pure function of the
-// local stat, the catalog row and the listed object: a file whose size,
-// mtime, ctime and inode match the row is taken to still have the row's
-// plaintext MD5; any other known file is hashed, and a file whose hash is
-// unchanged is never uploaded again. An object that is missing, or whose ETag
-// is not the one recorded, is uploaded again. Execute runs a fixed number of
+// prefix: key, ETag, size and LastModified, nothing else. Decide is a pure
+// function of the local stat, the catalog row and the listed object: a file
+// whose size, mtime, ctime and inode match the row is taken to still have
+// the row's plaintext MD5; any other known file is hashed, and a file whose
+// hash is unchanged is never uploaded again. An object that is missing, or
+// whose ETag or size is not the one recorded, is uploaded again, unless it
+// has the recorded size and was last written no later than the recorded
+// upload: then the server lists another ETag than it answered, and the row
+// takes the listed one. ETags are opaque tokens, compared and never read:
+// what the catalog records is what the listing reports (after a multipart
+// upload whose answer is not the ETag its parts predict, a HEAD tells it). Execute runs a fixed number of
 // workers; each encrypts a file as a stream (a deterministic view of the age
 // file, see cipher.Ciphertext) and uploads it in one PutObject or, above the
 // part size, as a multipart upload whose crypto state is kept in the catalog

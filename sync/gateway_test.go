@@ -16,9 +16,15 @@ func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
 // TestEngineOnGateway runs a sync, a sync with nothing to do, an audit and
 // a restore in this process against the real S3 gateway, through the
 // SDK's store, so that the race detector sees the engine and s3store
-// together, on the path users run.
+// together, on the path users run: with MD5 ETags, and with ETags that are
+// not (--data-integrity-etag).
 func TestEngineOnGateway(t *testing.T) {
-	srv := s3test.Get(t)
+	for _, mode := range []s3test.Mode{s3test.Default, s3test.DataIntegrityETags} {
+		t.Run(mode.String(), func(t *testing.T) { engineOnGateway(t, s3test.GetMode(t, mode)) })
+	}
+}
+
+func engineOnGateway(t *testing.T, srv *s3test.Server) {
 	st, err := s3store.New(context.Background(), srv.Config(srv.NewBucket(t)))
 	if err != nil {
 		t.Fatal(err)

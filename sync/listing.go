@@ -3,22 +3,25 @@ package sync
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
+	"time"
 )
 
 // listing is the result of one ListObjectsV2 pass over the prefix, packed
 // to keep memory small at hundreds of thousands of objects: the keys (less
-// the listing prefix they share) and ETags (16 bytes when they are an MD5
-// in hex, as single-part ETags are) of all objects back to back in one byte
-// slice, and a 16-byte item per object, sorted by key and found by binary
-// search. That is about 65 bytes per object for hidden names and nothing
-// for the garbage collector to trace, where a map of strings costs about
-// 250.
+// the listing prefix they share), ETags (16 bytes when they are an MD5 in
+// hex, as single-part ETags are; that is only packing, the ETag comes back
+// as it was listed) and LastModified times (4 bytes of unix seconds, the
+// precision S3 lists) of all objects back to back in one byte slice, and a
+// 16-byte item per object, sorted by key and found by binary search. That is
+// about 69 bytes per object for hidden names and nothing for the garbage
+// collector to trace, where a map of strings costs about 250.
 type listing struct {
 	prefix string // shared by the keys of items without keyFull
 	data   []byte
@@ -26,7 +29,7 @@ type listing struct {
 }
 
 type listItem struct {
-	off    uint32 // the key starts at data[off], the ETag follows it
+	off    uint32 // the key starts at data[off], the ETag follows it, then the time
 	keyLen uint16 // S3 keys are at most 1,024 bytes
 	tagLen uint8
 	flags  uint8
@@ -38,6 +41,11 @@ const (
 	tagMD5              // the ETag is stored as 16 bytes, written as 32 lowercase hex digits
 )
 
+// modifiedLen is the size of a stored LastModified: big-endian unix
+// seconds, 0 for none. Times before 1970 are stored as 1 s, after 2106 as
+// the largest; only their order against upload times is used.
+const modifiedLen = 4
+
 var errListingTooLarge = errors.New("list remote objects: the listing exceeds 4 GiB of keys")
 
 func newListing(prefix string) *listing { return &listing{prefix: prefix} }
@@ -46,7 +54,7 @@ func newListing(prefix string) *listing { return &listing{prefix: prefix} }
 func listRemote(ctx context.Context, store Bucket, prefix string) (*listing, error) {
 	l := newListing(listPrefix(prefix))
 	err := store.List(ctx, listPrefix(prefix), func(o Object) error {
-		return l.add(o.Key, o.ETag, o.Size)
+		return l.add(o.Key, o.ETag, o.Size, o.LastModified)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list remote objects: %w", err)
@@ -55,7 +63,7 @@ func listRemote(ctx context.Context, store Bucket, prefix string) (*listing, err
 	return l, nil
 }
 
-func (l *listing) add(key, etag string, size int64) error {
+func (l *listing) add(key, etag string, size int64, modified time.Time) error {
 	it := listItem{off: uint32(len(l.data)), size: size}
 	if rest, ok := strings.CutPrefix(key, l.prefix); ok {
 		key = rest
@@ -65,7 +73,7 @@ func (l *listing) add(key, etag string, size int64) error {
 	if len(key) > math.MaxUint16 || len(etag) > math.MaxUint8 {
 		return fmt.Errorf("list remote objects: key or ETag of %d and %d bytes is too long: %.64q", len(key), len(etag), key)
 	}
-	if len(l.data)+len(key)+len(etag) > math.MaxUint32 {
+	if len(l.data)+len(key)+len(etag)+modifiedLen > math.MaxUint32 {
 		return errListingTooLarge
 	}
 	it.keyLen = uint16(len(key))
@@ -78,8 +86,24 @@ func (l *listing) add(key, etag string, size int64) error {
 		it.tagLen = uint8(len(etag))
 		l.data = append(l.data, etag...)
 	}
+	l.data = binary.BigEndian.AppendUint32(l.data, packTime(modified))
 	l.items = append(l.items, it)
 	return nil
+}
+
+// packTime and unpackTime store a LastModified in modifiedLen bytes.
+func packTime(t time.Time) uint32 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint32(min(max(t.Unix(), 1), math.MaxUint32))
+}
+
+func unpackTime(sec uint32) time.Time {
+	if sec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(sec), 0).UTC()
 }
 
 // isLowerHex reports whether s is n lowercase hex digits, the form
@@ -162,11 +186,15 @@ func (l *listing) compare(i int, key string) int {
 func (l *listing) remote(i int) Remote {
 	it := l.items[i]
 	start := it.off + uint32(it.keyLen)
-	tag := l.data[start : start+uint32(it.tagLen)]
+	end := start + uint32(it.tagLen)
+	tag := l.data[start:end]
+	r := Remote{Size: it.size, LastModified: unpackTime(binary.BigEndian.Uint32(l.data[end : end+modifiedLen]))}
 	if it.flags&tagMD5 != 0 {
-		return Remote{ETag: hex.EncodeToString(tag), Size: it.size}
+		r.ETag = hex.EncodeToString(tag)
+	} else {
+		r.ETag = string(tag)
 	}
-	return Remote{ETag: string(tag), Size: it.size}
+	return r
 }
 
 // Len is the number of objects listed.

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestListing(t *testing.T) {
 	want := map[string]Remote{}
+	listed := map[string]time.Time{} // what the store said
 	var keys []string
 	for i := range 2000 {
 		key := fmt.Sprintf("p/%02x/%d", i%251, i)
@@ -34,7 +36,19 @@ func TestListing(t *testing.T) {
 		if i == 35 {
 			key = "p"
 		}
-		want[key] = Remote{ETag: etag, Size: int64(i) * 1001}
+		modified := time.Unix(1700000000+int64(i)*3607, 0).UTC()
+		listed[key] = modified
+		switch i % 7 {
+		case 3: // the store did not say
+			modified = time.Time{}
+			listed[key] = modified
+		case 5: // finer than S3 lists: kept to the second
+			listed[key] = modified.Add(999 * time.Millisecond)
+		case 6: // before 1970: kept as very old
+			listed[key] = time.Unix(-86400, 0)
+			modified = time.Unix(1, 0).UTC()
+		}
+		want[key] = Remote{ETag: etag, Size: int64(i) * 1001, LastModified: modified}
 		keys = append(keys, key)
 	}
 	for _, order := range []string{"sorted", "shuffled"} {
@@ -47,7 +61,7 @@ func TestListing(t *testing.T) {
 			}
 			l := newListing("p/")
 			for _, k := range in {
-				if err := l.add(k, want[k].ETag, want[k].Size); err != nil {
+				if err := l.add(k, want[k].ETag, want[k].Size, listed[k]); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -83,7 +97,7 @@ func TestListing(t *testing.T) {
 func TestListingDuplicatesKeepLast(t *testing.T) {
 	l := newListing("")
 	for i, k := range []string{"b", "a", "b", "c", "a", "b"} {
-		l.add(k, fmt.Sprint(i), 1)
+		l.add(k, fmt.Sprint(i), 1, time.Time{})
 	}
 	l.sort()
 	var got []string
@@ -100,14 +114,14 @@ func TestListingEmptyAndStop(t *testing.T) {
 		t.Fatalf("an empty listing finds something")
 	}
 	for _, k := range []string{"a", "b", "c"} {
-		l.add(k, "e", 1)
+		l.add(k, "e", 1, time.Time{})
 	}
 	n := 0
 	l.Each(func(string, Remote) bool { n++; return n < 2 })
 	if n != 2 {
 		t.Errorf("Each went on after false: %d calls", n)
 	}
-	if err := l.add(strings.Repeat("k", 70000), "e", 1); err == nil {
+	if err := l.add(strings.Repeat("k", 70000), "e", 1, time.Time{}); err == nil {
 		t.Errorf("add of a 70,000-byte key succeeded")
 	}
 }
@@ -117,7 +131,7 @@ func TestListingEmptyAndStop(t *testing.T) {
 func TestListingGetAllocs(t *testing.T) {
 	l := newListing("p/")
 	for i := range 1000 {
-		l.add(fmt.Sprintf("p/k%04d", i), "0123456789abcdef0123456789abcdef", 1)
+		l.add(fmt.Sprintf("p/k%04d", i), "0123456789abcdef0123456789abcdef", 1, time.Now())
 	}
 	l.sort()
 	if n := testing.AllocsPerRun(100, func() { l.Get("p/k0500x") }); n != 0 {

@@ -48,20 +48,6 @@ func checkWarnedOnce(t *testing.T, run string, events []sync.Event, op, want str
 	}
 }
 
-// audit runs a shallow audit and returns its report and events.
-func (fx *fixture) audit() (sync.AuditReport, []sync.Event) {
-	fx.t.Helper()
-	var events []sync.Event
-	rep, err := sync.Audit(context.Background(), fx.db, fx.bucket, sync.AuditOptions{
-		Source: fx.src, Prefix: prefix, Target: "s3://" + fx.bucket.Name + "/" + prefix, Jobs: jobs,
-		Report: func(e sync.Event) { events = append(events, e) },
-	})
-	if err != nil {
-		fx.t.Fatalf("Audit = %v", err)
-	}
-	return rep, events
-}
-
 // TestServerLacksUploadListing syncs to a server that answers
 // ListMultipartUploads with NotImplemented: the first sync warns once
 // what is lost, uploads every file and records that the server lacks it;

@@ -1,6 +1,8 @@
 package sync
 
 import (
+	"time"
+
 	"github.com/s3seal/s3seal/catalog"
 )
 
@@ -20,7 +22,9 @@ const (
 	// uploaded one; hash the file and decide again.
 	Hash
 	// Record: the content is unchanged and the object intact, but the stat
-	// changed; refresh the catalog row without uploading.
+	// changed, or the server lists another ETag for an object it has not
+	// written since (Decision.ETag); refresh the catalog row without
+	// uploading.
 	Record
 	// Upload: encrypt and upload the file.
 	Upload
@@ -58,16 +62,52 @@ const copyMinSize = 1 << 20
 
 // Remote is what the listing says about an object.
 type Remote struct {
-	ETag string
-	Size int64
+	ETag         string // an opaque token: only its equality with another means anything
+	Size         int64
+	LastModified time.Time // the zero time when the store does not say
 }
 
 // Decision is an Action and why.
 type Decision struct {
 	Action Action
-	Reason string // new, changed, remote-missing, remote-changed, key-changed, stat-changed, checksum, maybe-copy, same-content, touched, unchanged
+	Reason string // new, changed, remote-missing, remote-changed, key-changed, stat-changed, checksum, maybe-copy, same-content, touched, etag-refreshed, unchanged
 	// From is the row whose object a Copy copies.
 	From *catalog.File
+	// ETag is, for Record, the object's ETag as listed, which the row takes.
+	ETag string
+}
+
+// objectState is how a listed object compares with the catalog row that
+// recorded it.
+type objectState int
+
+const (
+	objectAsRecorded objectState = iota
+	// objectRelisted: the listing has another ETag than the row, but the
+	// object has the recorded size and was last written no later than the
+	// upload the row records. Nobody wrote it since: the server lists other
+	// ETags than it answered (or recomputed them), and the listed ETag is
+	// the object's own.
+	objectRelisted
+	objectChanged // another size, or another ETag on an object written since
+)
+
+// judgeObject compares the listed object r with row. ETags are compared as
+// opaque tokens, never by their shape. A listed time or an upload time that
+// is unknown (zero) cannot show that the object was not written since, so
+// an ETag that differs then means a changed object. Both times are whole
+// seconds (S3 lists no finer), so an object written in the very second of
+// the upload, after it, passes as not written since.
+func judgeObject(row *catalog.File, r Remote) objectState {
+	switch {
+	case r.Size != row.CipherSize:
+		return objectChanged
+	case r.ETag == row.ETag:
+		return objectAsRecorded
+	case r.LastModified.IsZero() || row.UploadedAt <= 0 || r.LastModified.After(time.Unix(row.UploadedAt, 0)):
+		return objectChanged
+	}
+	return objectRelisted
 }
 
 // Twin is a catalog row with the same size and plaintext MD5 as a new file,
@@ -101,7 +141,10 @@ type Input struct {
 // Decide returns what to do with one file. It is a pure function: the
 // content is judged by plaintext hashes only (MD5, and SHA-256 where both
 // sides have it; timestamps alone never cause an upload), and the remote by
-// ETag and size only.
+// ETag and size, and by its LastModified only where the listed ETag is not
+// the recorded one (see judgeObject): an object not written since its
+// upload keeps the file's record under the listed ETag (Record,
+// "etag-refreshed") instead of being sent again on every run.
 func Decide(in Input) Decision {
 	d := decideContent(in)
 	if d.Action == Upload && in.InFlight {
@@ -134,10 +177,15 @@ func decideContent(in Input) Decision {
 		return Decision{Action: Upload, Reason: "key-changed"}
 	case in.Remote == nil:
 		return Decision{Action: Upload, Reason: "remote-missing"}
-	case in.Remote.ETag != row.ETag || in.Remote.Size != row.CipherSize:
+	}
+	switch judgeObject(row, *in.Remote) {
+	case objectChanged:
 		return Decision{Action: Upload, Reason: "remote-changed"}
-	case !statSame:
-		return Decision{Action: Record, Reason: "touched"}
+	case objectRelisted:
+		return Decision{Action: Record, Reason: "etag-refreshed", ETag: in.Remote.ETag}
+	}
+	if !statSame {
+		return Decision{Action: Record, Reason: "touched", ETag: row.ETag}
 	}
 	return Decision{Action: Skip, Reason: "unchanged"}
 }
@@ -145,8 +193,11 @@ func decideContent(in Input) Decision {
 // decideNew decides for a path the catalog has no row of: upload it, unless
 // it has the content of an uploaded object the bucket still lists as
 // recorded (a renamed or duplicated file), which is copied. A twin whose
-// SHA-256 is not the file's is an MD5 collision, not a copy. An in-flight
-// upload is not replaced by a copy: the upload resumes.
+// SHA-256 is not the file's is an MD5 collision, not a copy, and one whose
+// object is listed with another ETag is not copied from, even when it was
+// not written since (the twin's own row is refreshed when its file is
+// synced). An in-flight upload is not replaced by a copy: the upload
+// resumes.
 func decideNew(in Input) Decision {
 	if in.InFlight || in.Local.Size < copyMinSize || !in.SizeKnown {
 		return Decision{Action: Upload, Reason: "new"}
@@ -159,7 +210,7 @@ func decideNew(in Input) Decision {
 		case t.Row.PlainMD5 != *in.PlainMD5 || t.Row.Size != in.Local.Size:
 		case t.Row.HasSHA256 && in.PlainSHA256 != nil && t.Row.PlainSHA256 != *in.PlainSHA256:
 		case t.Row.ObjectKey == in.ObjectKey:
-		case t.Remote == nil || t.Remote.ETag != t.Row.ETag || t.Remote.Size != t.Row.CipherSize:
+		case t.Remote == nil || judgeObject(&t.Row, *t.Remote) != objectAsRecorded:
 		default:
 			from := t.Row
 			return Decision{Action: Copy, Reason: "same-content", From: &from}

@@ -38,7 +38,7 @@ func TestDecide(t *testing.T) {
 		{"unchanged", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Action: Skip, Reason: "unchanged"}},
 		{"touched: hash first", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Action: Hash, Reason: "stat-changed"}},
 		{"new inode: hash first", Input{Local: moved, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Action: Hash, Reason: "stat-changed"}},
-		{"touched, same hash: record only", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA}, Decision{Action: Record, Reason: "touched"}},
+		{"touched, same hash: record only", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA}, Decision{Action: Record, Reason: "touched", ETag: "etag"}},
 		{"same stat, other hash (checksum run)", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumB, Checksum: true}, Decision{Action: Upload, Reason: "changed"}},
 		{"touched, other hash", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumB}, Decision{Action: Upload, Reason: "changed"}},
 		{"size changed: no hash needed", Input{Local: resized, Row: &row, ObjectKey: "p/a", Remote: remote}, Decision{Action: Upload, Reason: "changed"}},
@@ -50,8 +50,55 @@ func TestDecide(t *testing.T) {
 		{"touched and object deleted", Input{Local: touched, Row: &row, ObjectKey: "p/a", PlainMD5: &sumA}, Decision{Action: Upload, Reason: "remote-missing"}},
 		{"checksum, same MD5, other SHA-256 (collision)", Input{Local: local, Row: withRow(func(f *catalog.File) { f.PlainSHA256, f.HasSHA256 = shaA, true }), ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaB, Checksum: true}, Decision{Action: Upload, Reason: "changed"}},
 		{"checksum, same MD5 and SHA-256", Input{Local: local, Row: withRow(func(f *catalog.File) { f.PlainSHA256, f.HasSHA256 = shaA, true }), ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaA, Checksum: true}, Decision{Action: Skip, Reason: "unchanged"}},
-		{"row without SHA-256: MD5 decides", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaB}, Decision{Action: Record, Reason: "touched"}},
+		{"row without SHA-256: MD5 decides", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: remote, PlainMD5: &sumA, PlainSHA256: &shaB}, Decision{Action: Record, Reason: "touched", ETag: "etag"}},
 		{"key changed", Input{Local: local, Row: withRow(func(f *catalog.File) { f.ObjectKey = "old/a" }), ObjectKey: "p/a", Remote: remote}, Decision{Action: Upload, Reason: "key-changed"}},
+	}
+	for _, tt := range tests {
+		if got := Decide(tt.in); got != tt.want {
+			t.Errorf("%s: Decide() = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestDecideRelistedETag covers objects the server lists with another ETag
+// than the row recorded: one of the recorded size, last written no later
+// than the recorded upload, was written by nobody since, and only its row
+// takes the listed ETag; any other is remote-changed and uploaded again.
+func TestDecideRelistedETag(t *testing.T) {
+	uploaded := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	local := Entry{Path: "a", Size: 10, ModTime: 100, ChangeTime: 100, Inode: 7}
+	row := catalog.File{Path: "a", Size: 10, ModTime: 100, ChangeTime: 100, Inode: 7, PlainMD5: [16]byte{1},
+		ObjectKey: "p/a", ETag: "answered", CipherSize: 236, UploadedAt: uploaded.Unix()}
+	touched := local
+	touched.ModTime, touched.ChangeTime = 200, 200
+	listed := func(etag string, size int64, modified time.Time) *Remote {
+		return &Remote{ETag: etag, Size: size, LastModified: modified}
+	}
+	sum, other := [16]byte{1}, [16]byte{2}
+	unknownUpload := row
+	unknownUpload.UploadedAt = 0 // rows that never recorded it
+	relisted := Decision{Action: Record, Reason: "etag-refreshed", ETag: "listed"}
+	changed := Decision{Action: Upload, Reason: "remote-changed"}
+
+	tests := []struct {
+		name string
+		in   Input
+		want Decision
+	}{
+		{"written before the upload ended", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 236, uploaded.Add(-time.Minute))}, relisted},
+		{"written in the second of the upload", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 236, uploaded)}, relisted},
+		{"written a second after", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 236, uploaded.Add(time.Second))}, changed},
+		{"rewritten a day later", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 236, uploaded.Add(24*time.Hour))}, changed},
+		{"another size", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 200, uploaded.Add(-time.Minute))}, changed},
+		{"another size, same ETag", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: listed("answered", 200, uploaded.Add(-time.Minute))}, changed},
+		{"no LastModified listed", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 236, time.Time{})}, changed},
+		{"no upload time recorded", Input{Local: local, Row: &unknownUpload, ObjectKey: "p/a", Remote: listed("listed", 236, uploaded.Add(-time.Minute))}, changed},
+		{"as recorded, written later", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: listed("answered", 236, uploaded.Add(time.Hour))}, Decision{Action: Skip, Reason: "unchanged"}},
+		{"touched: hash first", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 236, uploaded)}, Decision{Action: Hash, Reason: "stat-changed"}},
+		{"touched, same hash", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 236, uploaded), PlainMD5: &sum}, relisted},
+		{"touched, other hash", Input{Local: touched, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 236, uploaded), PlainMD5: &other}, Decision{Action: Upload, Reason: "changed"}},
+		{"checksum, same hash", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 236, uploaded), PlainMD5: &sum, Checksum: true}, relisted},
+		{"in flight, unchanged", Input{Local: local, Row: &row, ObjectKey: "p/a", Remote: listed("listed", 236, uploaded), InFlight: true}, relisted},
 	}
 	for _, tt := range tests {
 		if got := Decide(tt.in); got != tt.want {
@@ -99,6 +146,11 @@ func TestDecideNewFiles(t *testing.T) {
 			Twins: twin(func(tw *Twin) { tw.Remote = &Remote{ETag: "other", Size: size + 236} })}), Decision{Action: Upload, Reason: "new"}},
 		{"twin's object truncated", hashed(Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true,
 			Twins: twin(func(tw *Twin) { tw.Remote = &Remote{ETag: "etag-old", Size: 10} })}), Decision{Action: Upload, Reason: "new"}},
+		{"twin's object relisted, not written since", hashed(Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true,
+			Twins: twin(func(tw *Twin) {
+				tw.Row.UploadedAt = 1700000000
+				tw.Remote = &Remote{ETag: "other", Size: size + 236, LastModified: time.Unix(1700000000, 0)}
+			})}), Decision{Action: Upload, Reason: "new"}},
 		{"MD5 collision: SHA-256 differs", Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true, PlainMD5: &sum, PlainSHA256: &otherSHA,
 			Twins: twin(nil)}, Decision{Action: Upload, Reason: "new"}},
 		{"twin of other content", Input{Local: local, ObjectKey: "p/renamed", SizeKnown: true, PlainMD5: &other, PlainSHA256: &sha,

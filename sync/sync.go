@@ -99,7 +99,7 @@ type Summary struct {
 	Uploaded       int   // files uploaded (with DryRun: files that would be)
 	Copied         int   // new files made a server-side copy of an uploaded object with the same content
 	Skipped        int   // files that needed nothing
-	Recorded       int   // files whose stat changed but content did not
+	Recorded       int   // files whose row was refreshed, not uploaded: stat changed but not content, or the listed ETag moved
 	Failed         int   // files that failed (see the fail events)
 	Warnings       int   // paths passed over (symlinks, special files)
 	Deleted        int   // files whose object was deleted (dry run: would be)
@@ -328,6 +328,9 @@ func execute(ctx context.Context, db *catalog.DB, store Bucket, o *run, entries 
 	}
 	for _, up := range ups {
 		u.inFlight[up.Path] = true
+	}
+	if u.etags, err = newETagNotice(db, r, opts.DryRun); err != nil {
+		return err
 	}
 	batch := db.NewBatch(500)
 	w := &worker{u: u, db: db, opts: o, remote: remote, batch: batch, sum: sum, report: r,

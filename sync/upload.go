@@ -74,6 +74,9 @@ type uploader struct {
 	// optional knows whether the server lacks ListParts; only uploads that
 	// resume need it.
 	optional *optional
+	// etags tells when the server lists other ETags than it answered;
+	// nil says nothing.
+	etags *etagNotice
 }
 
 // uploadFile uploads the source file rel (expected to have stat base) as
@@ -346,12 +349,14 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 		if err := checkPart(recorded, number, body, listed, gone); err != nil {
 			return nil, err
 		}
-		if listed || gone {
-			sum := md5.Sum(body)
-			if listed && (p.ETag != md5Hex(sum) || p.Size != int64(len(body))) {
-				return nil, fmt.Errorf("%w: part %d", errRestart, number)
+		if listed {
+			if err := checkListedPart(p, body); err != nil {
+				return nil, err
 			}
-			return &Part{Number: number, ETag: md5Hex(sum), Size: int64(len(body))}, nil
+			return &p, nil // completed with the ETag the server gave it
+		}
+		if gone {
+			return &Part{Number: number, ETag: md5Hex(md5.Sum(body)), Size: int64(len(body))}, nil
 		}
 		if _, ok := recorded[number]; !ok {
 			return nil, u.db.PutUploadPart(up.Path, number, sha256.Sum256(body))
@@ -391,6 +396,29 @@ func checkPart(recorded map[int32][sha256.Size]byte, number int32, body []byte, 
 		return fmt.Errorf("%w: the upload is gone, and part %d was never sent, so the object at its key is another", errRestart, number)
 	}
 	return nil
+}
+
+// checkListedPart returns errRestart unless the part p the server lists
+// can be the regenerated body: it has its size and, when its ETag has the
+// MD5 form, that MD5. Other ETags (data-integrity ETags, SSE-KMS) cannot be
+// checked here; checkPart has proved by the recorded SHA-256 that body is
+// what was sent as the part, and the server took it under its Content-MD5.
+func checkListedPart(p Part, body []byte) error {
+	if p.Size != int64(len(body)) {
+		return fmt.Errorf("%w: the server lists part %d with %d bytes, not %d", errRestart, p.Number, p.Size, len(body))
+	}
+	if sum := md5.Sum(body); isMD5Hex(p.ETag) && !strings.EqualFold(p.ETag, md5Hex(sum)) {
+		return fmt.Errorf("%w: the server lists part %d with ETag %s, not the MD5 of its bytes", errRestart, p.Number, p.ETag)
+	}
+	return nil
+}
+
+// isMD5Hex reports whether etag has the form of an MD5 in hex, as S3 gives
+// a part or a single-part object. It only verifies a transfer, never tells
+// whether an object changed.
+func isMD5Hex(etag string) bool {
+	b, err := hex.DecodeString(etag)
+	return err == nil && len(b) == md5.Size
 }
 
 // partCheck is called with each part of a transfer, in order, before it is
@@ -516,18 +544,22 @@ func transient(err error) bool {
 	return true
 }
 
-// complete finishes the upload and checks the object's ETag. A server that
-// says the upload does not exist may have completed it already (the
-// response to an earlier CompleteMultipartUpload was lost): a HEAD showing
-// the expected ETag settles that. It returns the object's ETag and version.
+// complete finishes the upload and returns the object as the server lists
+// it: its ETag (from a HEAD when the Complete answer is not the one the
+// parts predict) and version. A server that says the upload does not exist
+// may have completed it already (the response to an earlier
+// CompleteMultipartUpload was lost): a HEAD showing the expected ETag
+// settles that.
 func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []Part, want string, gone bool) (Object, error) {
 	if !gone {
 		obj, err := u.store.CompleteMultipart(ctx, up.ObjectKey, up.UploadID, parts)
-		if err == nil {
-			if obj.ETag != want && isMultipartMD5ETag(obj.ETag) {
-				return Object{}, fmt.Errorf("complete %s: etag %s, want %s", up.ObjectKey, obj.ETag, want)
-			}
+		if err == nil && obj.ETag == want {
 			return obj, nil
+		}
+		if err == nil {
+			etag, err := u.listedETag(ctx, up, parts, want, obj.ETag)
+			obj.ETag = etag
+			return obj, err
 		}
 		if !errors.Is(err, ErrNoSuchUpload) {
 			return Object{}, err
@@ -543,9 +575,33 @@ func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []Par
 	return Object{}, fmt.Errorf("%w: upload %s expired", errRestart, up.UploadID)
 }
 
+// listedETag returns the ETag of the object just completed, whose
+// CompleteMultipartUpload answered another ETag than want, the one its
+// parts predict, as a HEAD reports it, which is what the listing reports.
+// Servers with data-integrity ETags (and S3 with SSE-KMS) answer and list
+// other tokens than want; some servers answer another ETag than they list,
+// which the notice tells. An object whose size is not the parts', or whose
+// listed ETag has the MD5-of-MD5s form but is not want, is not made of the
+// bytes sent.
+func (u *uploader) listedETag(ctx context.Context, up *catalog.Upload, parts []Part, want, answered string) (string, error) {
+	obj, err := u.store.Head(ctx, up.ObjectKey)
+	if err != nil {
+		return "", fmt.Errorf("complete %s: %w", up.ObjectKey, err)
+	}
+	if size := partsSize(parts); obj.Size != size || obj.ETag != want && isMultipartMD5ETag(obj.ETag) {
+		return "", fmt.Errorf("complete %s: the object has ETag %s and %d bytes, want %s and %d", up.ObjectKey, obj.ETag, obj.Size, want, size)
+	}
+	if obj.ETag != answered {
+		u.etags.seen(up.Path)
+	}
+	return obj.ETag, nil
+}
+
 // isMultipartMD5ETag reports whether etag has the MD5-of-MD5s form
 // ("<32 hex>-<parts>") that S3 and most compatible servers give multipart
-// objects; others (data-integrity ETags) cannot be checked locally.
+// objects, which checks the parts just sent; others (data-integrity ETags)
+// cannot be checked locally. It only verifies a transfer: whether an
+// object changed is told by comparing ETags, never by their shape.
 func isMultipartMD5ETag(etag string) bool {
 	i := strings.IndexByte(etag, '-')
 	if i != 32 {

@@ -146,11 +146,14 @@ func (w *worker) run(ctx context.Context, t task) error {
 	switch t.dec.Action {
 	case Skip:
 		if hashed != nil && t.row != nil && !t.row.HasSHA256 {
-			w.refresh(t, *hashed)
+			w.refresh(t, hashed, t.row.ETag)
 		}
 		w.skipped(t)
 	case Record:
-		w.refresh(t, *hashed)
+		if t.dec.Reason == "etag-refreshed" {
+			w.u.etags.seen(t.entry.Path)
+		}
+		w.refresh(t, hashed, t.dec.ETag)
 		w.skipped(t)
 	case Upload, Resume, Copy:
 		w.planned(t)
@@ -198,7 +201,8 @@ func (w *worker) planned(t task) {
 }
 
 // skipped counts and reports a file that needs no upload: Skip, or Record
-// (reason "touched": only its catalog row was refreshed).
+// (reason "touched" or "etag-refreshed": only its catalog row was
+// refreshed).
 func (w *worker) skipped(t task) {
 	w.count(func(s *Summary) {
 		if t.dec.Action == Record {
@@ -256,11 +260,16 @@ func (w *worker) upload(ctx context.Context, t task) error {
 	return nil
 }
 
-// refresh records t's row again, with the stat and hashes it was read at,
-// pointing at the same object.
-func (w *worker) refresh(t task, sums plainSums) {
-	w.record(t, withSums(catalog.File{ObjectKey: t.row.ObjectKey, ETag: t.row.ETag,
-		CipherSize: t.row.CipherSize, UploadedAt: t.row.UploadedAt}, sums))
+// refresh records t's row again with the stat the file was read at, etag
+// for its object's and, when the file was hashed, the hashes (without sums
+// the stat is the row's, and so is the content).
+func (w *worker) refresh(t task, sums *plainSums, etag string) {
+	f := *t.row
+	f.ETag = etag
+	if sums != nil {
+		f = withSums(f, *sums)
+	}
+	w.record(t, f)
 }
 
 // withSums returns f with the plaintext hashes sums.

@@ -41,7 +41,7 @@ bucket, and reports each difference under its category:
   local-changed      a file whose content differs from what was last synced
   local-missing      a catalog entry whose file is gone from SRC
   object-missing     a catalog entry whose object is not in the bucket
-  object-changed     an object whose ETag is not the recorded one (overwritten?)
+  object-changed     an object written since its upload (other ETag or size)
   object-unknown     an object under the prefix the catalog does not know
   upload-unfinished  a multipart upload under the prefix that was not completed
   history-changed    the bucket lost versioning or Object Lock since a sync saw it

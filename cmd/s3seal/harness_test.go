@@ -67,7 +67,12 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	srv := s3test.Get(t)
+	return newEnvOn(t, s3test.Get(t))
+}
+
+// newEnvOn is newEnv with a bucket on srv (see s3test.GetMode).
+func newEnvOn(t testing.TB, srv *s3test.Server) *env {
+	t.Helper()
 	e := &env{t: t, srv: srv, bucket: srv.NewBucket(t), prefix: "backup"}
 	e.target = "s3://" + e.bucket + "/" + e.prefix
 	dir := t.TempDir()

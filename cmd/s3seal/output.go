@@ -142,6 +142,11 @@ func (p *printer) event(e sync.Event) {
 			if p.opts.verbose {
 				fmt.Fprintf(p.stderr, "s3seal: %v\n", e.Err)
 			}
+		case e.Reason == sync.ReasonUnstableETags:
+			p.warn(e.Err.Error())
+			if !p.opts.quiet {
+				fmt.Fprintf(p.stderr, "s3seal: hint: this is said once for the target; 'audit --deep' checks what the objects hold\n")
+			}
 		case p.opts.verbose || e.Reason == "unknown-upload":
 			msg := e.Reason
 			if e.Err != nil {

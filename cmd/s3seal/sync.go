@@ -53,7 +53,9 @@ as a standard age file, and records what it uploaded in a local catalog.
 Files are compared by content: a file whose size, mtime, ctime and inode are
 unchanged is not read; any other file is hashed, and one whose content is
 unchanged is not uploaded again. An object missing from the bucket, or whose
-ETag is not the one recorded, is uploaded again. Large files go up as
+size or ETag is not the one recorded, is uploaded again; but one of the
+recorded size that was not written since its upload is not: the catalog takes
+the ETag the server now lists. Large files go up as
 multipart uploads that an interrupted run resumes. After a sync the catalog is
 mirrored, encrypted, to PREFIX/.s3seal/ so another machine can continue.
 

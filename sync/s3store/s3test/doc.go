@@ -7,7 +7,9 @@
 //	func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
 //
 // and each test calls Get to obtain it and NewBucket for a bucket of its own,
-// so tests may run in parallel. The binary is $VERSITYGW if set, else
+// so tests may run in parallel. GetMode gives a second server that answers
+// as some S3 servers do and others not (DataIntegrityETags: ETags that are
+// not MD5s), started on first use and also stopped by Main. The binary is $VERSITYGW if set, else
 // versitygw in PATH, else in $(go env GOBIN) or $(go env GOPATH)/bin. When
 // it cannot be found or started, Get skips the test, or fails it when the
 // environment variable CI is set, so a continuous-integration run never

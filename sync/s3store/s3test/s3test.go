@@ -28,11 +28,44 @@ type Server struct {
 	SecretKey string
 	Region    string // "us-east-1"
 	Dir       string // the posix backend root; each bucket is a sub-directory
+	Mode      Mode   // how it answers where servers differ
 
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when the process has exited
 	tempDir string        // holds Dir and the server's log
 	logPath string
+}
+
+// Mode is how a server answers where S3-compatible servers differ.
+type Mode int
+
+const (
+	// Default is versitygw as it starts by default: MD5 ETags, as S3
+	// gives objects without SSE-KMS or SSE-C.
+	Default Mode = iota
+	// DataIntegrityETags is versitygw --data-integrity-etag: the ETags of
+	// objects, parts and completed multipart uploads are derived from
+	// CRC64NVME checksums, not MD5s, as AWS gives SSE-KMS and SSE-C
+	// objects. Nothing can be learnt from their shape.
+	DataIntegrityETags
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Default:
+		return "default"
+	case DataIntegrityETags:
+		return "--data-integrity-etag"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// args are the posix backend's flags for the mode.
+func (m Mode) args() []string {
+	if m == DataIntegrityETags {
+		return []string{"--data-integrity-etag"}
+	}
+	return nil
 }
 
 const (
@@ -45,8 +78,21 @@ var (
 	server     *Server
 	startErr   error
 	bucketSeq  atomic.Int64
-	startMutex sync.Mutex
+	startMutex sync.Mutex // guards server, startErr, others and mainRuns
+
+	// others are the servers of the other modes, started by the first
+	// GetMode that asks for each and stopped by Main.
+	others map[Mode]*otherServer
+	// mainRuns says that Main runs the tests, and so stops what GetMode starts.
+	mainRuns bool
 )
+
+// otherServer is a server of a mode other than Default, or why it did not
+// start.
+type otherServer struct {
+	srv *Server
+	err error
+}
 
 // Main starts one server for the test binary, runs the tests, stops the
 // server, removes its directory and returns m.Run's exit code. A server that
@@ -62,10 +108,20 @@ func Main(m *testing.M) int {
 	} else {
 		startErr = errors.New("no server in a fuzzing worker or a run of no tests")
 	}
+	mainRuns = true
 	startMutex.Unlock()
 	code := m.Run()
-	if server != nil {
-		if err := server.Stop(); err != nil {
+	startMutex.Lock()
+	defer startMutex.Unlock()
+	stop := []*Server{server}
+	for _, o := range others {
+		stop = append(stop, o.srv)
+	}
+	for _, srv := range stop {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "s3test: %v\n", err)
 		}
 	}
@@ -107,6 +163,41 @@ func Get(t testing.TB) *Server {
 		t.Fatalf("s3test: %v (%s)", err, installHint)
 	}
 	t.Skipf("s3test: %v (%s)", err, installHint)
+	return nil
+}
+
+// GetMode returns a server in mode, shared by the tests of the test binary
+// like Get's: Default is Get's server, another mode's is started on first
+// use and stopped by Main. A server that is missing or cannot start skips
+// or fails the test as Get does.
+func GetMode(t testing.TB, mode Mode) *Server {
+	t.Helper()
+	if mode == Default {
+		return Get(t)
+	}
+	startMutex.Lock()
+	o, ok := others[mode]
+	if !ok {
+		o = &otherServer{err: errors.New("no server: call s3test.Main from TestMain")}
+		if mainRuns {
+			o.srv, o.err = StartMode(mode)
+			if o.srv != nil {
+				fmt.Fprintf(os.Stderr, "s3test: versitygw (posix backend, %v) serving %s\n", mode, o.srv.Endpoint)
+			}
+		}
+		if others == nil {
+			others = make(map[Mode]*otherServer)
+		}
+		others[mode] = o
+	}
+	startMutex.Unlock()
+	if o.srv != nil {
+		return o.srv
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("s3test: %v versitygw: %v (%s)", mode, o.err, installHint)
+	}
+	t.Skipf("s3test: %v versitygw: %v (%s)", mode, o.err, installHint)
 	return nil
 }
 
@@ -169,7 +260,10 @@ func (s *Server) Config(bucket string) s3store.Config {
 // in a new temporary directory, and waits until it answers a ListBuckets
 // (at most 20 s). The caller stops it with Stop. Most tests use Main and Get
 // instead.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return StartMode(Default) }
+
+// StartMode starts a versitygw as Start does, in mode.
+func StartMode(mode Mode) (*Server, error) {
 	binary, err := findBinary()
 	if err != nil {
 		return nil, err
@@ -177,7 +271,7 @@ func Start() (*Server, error) {
 	// A free port found by listening can be taken by another process before
 	// versitygw binds it; try a few ports before giving up.
 	for attempt := 1; ; attempt++ {
-		srv, err := startOnFreePort(binary)
+		srv, err := startOnFreePort(binary, mode)
 		if err == nil || attempt == 3 {
 			return srv, err
 		}
@@ -217,7 +311,7 @@ func findBinary() (string, error) {
 }
 
 // startOnFreePort starts binary on a port that was free a moment ago.
-func startOnFreePort(binary string) (*Server, error) {
+func startOnFreePort(binary string, mode Mode) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -232,6 +326,7 @@ func startOnFreePort(binary string) (*Server, error) {
 		SecretKey: randomHex(20),
 		Region:    "us-east-1",
 		Dir:       filepath.Join(tempDir, "data"),
+		Mode:      mode,
 		tempDir:   tempDir,
 		logPath:   filepath.Join(tempDir, "versitygw.log"),
 		exited:    make(chan struct{}),
@@ -263,7 +358,8 @@ func (s *Server) launch(binary string, port int) error {
 	if err := os.Mkdir(versions, 0o700); err != nil {
 		return fmt.Errorf("start versitygw: %w", err)
 	}
-	s.cmd = exec.Command(binary, "--port", fmt.Sprintf("127.0.0.1:%d", port), "--quiet", "posix", "--versioning-dir", versions, s.Dir)
+	args := append([]string{"--port", fmt.Sprintf("127.0.0.1:%d", port), "--quiet", "posix", "--versioning-dir", versions}, s.Mode.args()...)
+	s.cmd = exec.Command(binary, append(args, s.Dir)...)
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
 	s.cmd.Stdout = logFile
 	s.cmd.Stderr = logFile

@@ -1,11 +1,16 @@
 package s3test_test
 
 import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/s3seal/s3seal/sync"
+	"github.com/s3seal/s3seal/sync/s3store"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
 
@@ -89,5 +94,39 @@ func TestStopRemovesBackendDir(t *testing.T) {
 	}
 	if _, err := os.Stat(srv.Dir); !os.IsNotExist(err) {
 		t.Errorf("after Stop, stat %s = %v; want it removed", srv.Dir, err)
+	}
+}
+
+// TestGetModeDataIntegrityETags checks that the second gateway is really in
+// its --data-integrity-etag mode (a Put's ETag is not the body's MD5, and
+// the listing reports the ETag the Put answered), and that it is one server
+// for the test binary, apart from the default one.
+func TestGetModeDataIntegrityETags(t *testing.T) {
+	srv := s3test.GetMode(t, s3test.DataIntegrityETags)
+	if again := s3test.GetMode(t, s3test.DataIntegrityETags); again != srv {
+		t.Errorf("GetMode twice started two servers: %s and %s", srv.Endpoint, again.Endpoint)
+	}
+	if def := s3test.GetMode(t, s3test.Default); def != s3test.Get(t) || def == srv {
+		t.Errorf("GetMode(Default) = %s; want Get's server %s, not the other mode's", def.Endpoint, s3test.Get(t).Endpoint)
+	}
+	ctx := context.Background()
+	st, err := s3store.New(ctx, srv.Config(srv.NewBucket(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("hello")
+	written, err := st.Put(ctx, "obj", body, sync.PutOptions{})
+	etag := written.ETag
+	if sum := md5.Sum(body); err != nil || etag == hex.EncodeToString(sum[:]) {
+		t.Fatalf("Put in %v mode = %q, %v; want an ETag other than the MD5", srv.Mode, etag, err)
+	}
+	err = st.List(ctx, "", func(o sync.Object) error {
+		if o.ETag != etag {
+			t.Errorf("listed ETag %q; want the one Put answered, %q", o.ETag, etag)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
