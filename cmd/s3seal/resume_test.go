@@ -105,16 +105,14 @@ func mustBeKilled(t *testing.T, c *child, sig syscall.Signal) {
 	}
 }
 
-// waitIdle waits until the proxy has finished every request, so that the
-// server's state no longer moves: a part whose body the proxy had received
-// when the client died may still be stored after the death.
+// waitIdle waits, once the client is dead, until the proxy has finished
+// every request it sent, so that the server's state no longer moves: a part
+// whose body the proxy had received when the client died may still be
+// stored after the death.
 func waitIdle(t *testing.T, proxy *s3test.Proxy) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); proxy.InFlight() != 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the proxy still has %d requests in flight after 10 s", proxy.InFlight())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := proxy.WaitIdle(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }
 
