@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -336,9 +337,9 @@ func TestResumeFileChangedAfterKill(t *testing.T) {
 	assertSameTree(t, e.src, e.restore())
 }
 
-// TestCrashConsistency kills syncs of a mixed tree at random moments until
-// one finishes on its own, then runs one more: the bucket must then restore
-// to the tree, and no multipart upload may be left behind.
+// TestCrashConsistency kills syncs of a mixed tree at random points of
+// their traffic, then runs one to its end: the bucket must then restore to
+// the tree, and no multipart upload may be left behind.
 func TestCrashConsistency(t *testing.T) {
 	e := newEnv(t)
 	seed := uint64(time.Now().UnixNano())
@@ -351,46 +352,42 @@ func TestCrashConsistency(t *testing.T) {
 		writeRandom(t, filepath.Join(e.src, "small", itoa(i%5), "f"+itoa(i)), rng.Int64N(200<<10))
 	}
 
-	// A link of 32 MiB/s makes the first upload take seconds, so that the
-	// kills land all over it instead of after it. Every resumed run first
-	// re-hashes the files and regenerates the parts the server has, so the
-	// kills come later as the runs go on: the loop ends when a run
-	// finishes before its kill.
+	// Run n is killed once it has sent a random number of body bytes below
+	// n x 4 MiB, so that the kills move through the upload as the runs go
+	// on (a resumed run does not send again what the server has): in the
+	// middle of a body, as the next request arrives, or as the next
+	// request is finished. The first is killed in the body of a part, so
+	// that a later run has an upload to resume.
 	proxy := s3test.StartProxy(t, e.srv.Endpoint)
-	proxy.SetRate(32 << 20)
-	const maxRuns = 40
-	runs, kills, resumed := 0, 0, 0
-	for runs < maxRuns {
-		runs++
+	const killedRuns = 12
+	resumed := 0
+	var kills []string
+	for run := 1; run <= killedRuns; run++ {
+		point := crashPoint{after: rng.Int64N(int64(run) * 4 << 20), at: []string{"body", "arrival", "answer"}[rng.IntN(3)]}
+		if run == 1 {
+			point.op, point.at = s3test.OpUploadPart, "body"
+		}
 		c := e.startSync(proxy.URL)
-		delay := time.Duration(50+rng.IntN(500+100*runs)) * time.Millisecond
-		select {
-		case <-c.done:
-		case <-time.After(delay):
-			c.cmd.Process.Kill()
+		killAt(proxy, c, e.prefix, point)
+		if code, sig := c.wait(); sig != syscall.SIGKILL {
+			t.Fatalf("run %d, to be killed at %+v, ended with exit %d, signal %v\nstdout:\n%s\nstderr:\n%s",
+				run, point, code, sig, c.stdout.String(), c.stderr.String())
 		}
-		code, sig := c.wait()
+		waitIdle(t, proxy)
 		resumed += strings.Count(c.stdout.String(), `"reason":"resumed"`)
-		if sig == syscall.SIGKILL {
-			kills++
-			continue
-		}
-		if code != 0 {
-			t.Fatalf("sync ended with exit %d, signal %v\nstdout:\n%s\nstderr:\n%s", code, sig, c.stdout.String(), c.stderr.String())
-		}
-		break
+		kills = append(kills, fmt.Sprintf("%s after %d", point.at, point.after))
 	}
-	t.Logf("%d runs, %d killed mid-way; %d uploads resumed", runs, kills, resumed)
-	if kills < 8 {
-		t.Fatalf("only %d runs were killed mid-way; want at least 8", kills)
-	}
+	t.Logf("kills: %s", strings.Join(kills, ", "))
+	proxy.SetFault(nil)
+	proxy.OnBody(nil)
+	proxy.OnDone(nil)
+
+	sum, stdout := e.syncVia(proxy.URL, 0)
+	resumed += strings.Count(stdout, `"reason":"resumed"`)
+	t.Logf("%d runs killed, then one complete run: %+v; %d uploads resumed", killedRuns, sum, resumed)
 	if resumed == 0 {
 		t.Fatal("no run resumed an upload a killed run had begun")
 	}
-
-	proxy.SetRate(0)
-	sum, stdout := e.syncVia(proxy.URL, 0)
-	t.Logf("the complete run: %+v", sum)
 	if len(e.inflight()) != 0 {
 		t.Errorf("after the complete run the catalog still has in-flight uploads %+v", e.inflight())
 	}
@@ -416,6 +413,45 @@ func TestCrashConsistency(t *testing.T) {
 		t.Errorf("multipart uploads left under the prefix: %v", ups)
 	}
 	assertSameTree(t, e.src, e.restore())
+}
+
+// crashPoint says where killAt kills a run: once the proxy has received
+// after bytes of request bodies in this run (of operation op only, if op is
+// not ""), at the next read of a body ("body"), the next request to arrive
+// ("arrival") or the next request the proxy finishes ("answer").
+type crashPoint struct {
+	after int64
+	op    s3test.Op
+	at    string
+}
+
+// killAt kills c with SIGKILL at point, or, if it comes first, as c begins
+// to write the catalog mirror under prefix: the last step of a run, which
+// every run takes since no killed run records a mirror. Every run is killed.
+func killAt(proxy *s3test.Proxy, c *child, prefix string, point crashPoint) {
+	base := proxy.BytesOf(point.op, "")
+	reached := func() bool { return proxy.BytesOf(point.op, "")-base >= point.after }
+	var once gosync.Once
+	kill := func() { once.Do(func() { c.cmd.Process.Kill() }) }
+	mirror := prefix + "/.s3seal/"
+	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
+		writesMirror := strings.HasPrefix(r.Key, mirror) &&
+			(r.Op == s3test.OpPutObject || r.Op == s3test.OpCopyObject || r.Op == s3test.OpCreateUpload)
+		if writesMirror || (point.at == "arrival" && reached()) {
+			kill()
+		}
+		return s3test.Fault{}
+	})
+	proxy.OnBody(func(r *s3test.Request, _ int64) {
+		if point.at == "body" && (point.op == "" || r.Op == point.op) && reached() {
+			kill()
+		}
+	})
+	proxy.OnDone(func(*s3test.Request) {
+		if point.at == "answer" && reached() {
+			kill()
+		}
+	})
 }
 
 // TestInterruptExits130AndResumes sends SIGINT mid-upload and from then on
