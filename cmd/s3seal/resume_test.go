@@ -353,29 +353,30 @@ func TestCrashConsistency(t *testing.T) {
 	}
 
 	// Run n is killed once it has sent a random number of body bytes below
-	// n x 4 MiB, so that the kills move through the upload as the runs go
-	// on (a resumed run does not send again what the server has): in the
-	// middle of a body, as the next request arrives, or as the next
-	// request is finished. The first is killed in the body of a part, so
-	// that a later run has an upload to resume.
+	// n x 8 MiB, so that the kills move through the upload as the runs go
+	// on (a resumed run does not send again what the server has), and the
+	// later runs often get as far as the mirror: in the middle of a body,
+	// as the next request arrives, or as the next request is finished. The
+	// first is killed in the body of a part, so that a later run has an
+	// upload to resume.
 	proxy := s3test.StartProxy(t, e.srv.Endpoint)
 	const killedRuns = 12
 	resumed := 0
 	var kills []string
 	for run := 1; run <= killedRuns; run++ {
-		point := crashPoint{after: rng.Int64N(int64(run) * 4 << 20), at: []string{"body", "arrival", "answer"}[rng.IntN(3)]}
+		point := crashPoint{after: rng.Int64N(int64(run) * 8 << 20), at: []string{"body", "arrival", "answer"}[rng.IntN(3)]}
 		if run == 1 {
 			point.op, point.at = s3test.OpUploadPart, "body"
 		}
 		c := e.startSync(proxy.URL)
-		killAt(proxy, c, e.prefix, point)
+		killedAt := killAt(proxy, c, e.prefix, point)
 		if code, sig := c.wait(); sig != syscall.SIGKILL {
 			t.Fatalf("run %d, to be killed at %+v, ended with exit %d, signal %v\nstdout:\n%s\nstderr:\n%s",
 				run, point, code, sig, c.stdout.String(), c.stderr.String())
 		}
 		waitIdle(t, proxy)
 		resumed += strings.Count(c.stdout.String(), `"reason":"resumed"`)
-		kills = append(kills, fmt.Sprintf("%s after %d", point.at, point.after))
+		kills = append(kills, fmt.Sprintf("%s after %d: %s", point.at, point.after, killedAt()))
 	}
 	t.Logf("kills: %s", strings.Join(kills, ", "))
 	proxy.SetFault(nil)
@@ -428,30 +429,43 @@ type crashPoint struct {
 // killAt kills c with SIGKILL at point, or, if it comes first, as c begins
 // to write the catalog mirror under prefix: the last step of a run, which
 // every run takes since no killed run records a mirror. Every run is killed.
-func killAt(proxy *s3test.Proxy, c *child, prefix string, point crashPoint) {
+// The func returned tells where: the request the kill came at, and whether
+// it was the mirror's.
+func killAt(proxy *s3test.Proxy, c *child, prefix string, point crashPoint) (killedAt func() string) {
 	base := proxy.BytesOf(point.op, "")
 	reached := func() bool { return proxy.BytesOf(point.op, "")-base >= point.after }
 	var once gosync.Once
-	kill := func() { once.Do(func() { c.cmd.Process.Kill() }) }
+	var where string
+	kill := func(r *s3test.Request, how string) {
+		once.Do(func() {
+			where = fmt.Sprintf("%s %s %s", how, r.Op, r.Key)
+			c.cmd.Process.Kill()
+		})
+	}
 	mirror := prefix + "/.s3seal/"
 	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
-		writesMirror := strings.HasPrefix(r.Key, mirror) &&
-			(r.Op == s3test.OpPutObject || r.Op == s3test.OpCopyObject || r.Op == s3test.OpCreateUpload)
-		if writesMirror || (point.at == "arrival" && reached()) {
-			kill()
+		if strings.HasPrefix(r.Key, mirror) &&
+			(r.Op == s3test.OpPutObject || r.Op == s3test.OpCopyObject || r.Op == s3test.OpCreateUpload) {
+			kill(r, "mirror")
+		} else if point.at == "arrival" && reached() {
+			kill(r, "arrival of")
 		}
 		return s3test.Fault{}
 	})
 	proxy.OnBody(func(r *s3test.Request, _ int64) {
 		if point.at == "body" && (point.op == "" || r.Op == point.op) && reached() {
-			kill()
+			kill(r, "body of")
 		}
 	})
-	proxy.OnDone(func(*s3test.Request) {
+	proxy.OnDone(func(r *s3test.Request) {
 		if point.at == "answer" && reached() {
-			kill()
+			kill(r, "answer to")
 		}
 	})
+	return func() string {
+		once.Do(func() {}) // the kill's once.Do has returned: where is set
+		return where
+	}
 }
 
 // TestInterruptExits130AndResumes sends SIGINT mid-upload and from then on
