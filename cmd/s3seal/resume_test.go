@@ -353,7 +353,7 @@ func TestCrashConsistency(t *testing.T) {
 	}
 
 	// Run n is killed once it has sent a random number of body bytes below
-	// n x 8 MiB, so that the kills move through the upload as the runs go
+	// n x 6 MiB, so that the kills move through the upload as the runs go
 	// on (a resumed run does not send again what the server has), and the
 	// later runs often get as far as the mirror: in the middle of a body,
 	// as the next request arrives, or as the next request is finished. The
@@ -364,7 +364,7 @@ func TestCrashConsistency(t *testing.T) {
 	resumed := 0
 	var kills []string
 	for run := 1; run <= killedRuns; run++ {
-		point := crashPoint{after: rng.Int64N(int64(run) * 8 << 20), at: []string{"body", "arrival", "answer"}[rng.IntN(3)]}
+		point := crashPoint{after: rng.Int64N(int64(run) * 6 << 20), at: []string{"body", "arrival", "answer"}[rng.IntN(3)]}
 		if run == 1 {
 			point.op, point.at = s3test.OpUploadPart, "body"
 		}
