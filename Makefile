@@ -43,8 +43,10 @@ interop:
 # s3seal next to aws s3 sync, rclone crypt and restic on generated workloads,
 # against a local gateway, on loopback and through a WAN-emulating proxy
 # (scripts/bench/run.sh; installs the peers with apt-get), uploads and
-# restores. Not part of `make test`: it takes 20-30 minutes.
+# restores; first, the rate --bwlimit holds, measured over a minute. Not part
+# of `make test`: it takes 20-30 minutes.
 bench: bench-history
+	$(GO) test -run '^$$' -bench SyncBandwidthLimit -benchtime 1x ./cmd/s3seal
 	scripts/bench/run.sh
 
 # What history costs a no-change sync: requests and time with a plain, a

@@ -148,7 +148,9 @@ func TestServerGoneMidSync(t *testing.T) {
 	var once gosync.Once
 	proxy.OnBody(func(r *s3test.Request, _ int64) {
 		if r.Op == s3test.OpUploadPart && proxy.BytesOf(s3test.OpUploadPart, "") >= 2*partSize {
-			once.Do(func() { go proxy.SetDown(true) })
+			// At once, in this hook: the rest of the file must not
+			// reach the server before the proxy goes down.
+			once.Do(func() { proxy.SetDown(true) })
 		}
 	})
 	c := e.startSync(proxy.URL, "--max-attempts", "2", "-j", "2")

@@ -26,29 +26,32 @@ import (
 // envelope) all transmissions of a part must agree byte for byte on what
 // they have in common.
 
-// reuseFixture syncs a 40 MiB file (6 parts) through a throttled proxy
-// with two parts in flight, and, once a part has arrived whole and two
-// others have each sent a MiB and not finished, cuts every connection and
-// kills the run. It returns the env, the proxy (still
-// capturing UploadPart bodies) and the part numbers cut off mid-transfer.
+// reuseFixture syncs a 40 MiB file (6 parts) through a proxy with two
+// parts in flight, and, once a part has arrived whole and two others have
+// each sent a MiB and not finished, cuts every connection and kills the
+// run. The first part to send a MiB goes on; each later one is held there
+// until the cut, so that the moment comes whatever the order the parts
+// make progress in. It returns the env, the proxy (still capturing
+// UploadPart bodies) and the part numbers cut off mid-transfer.
 func reuseFixture(t *testing.T) (*env, *s3test.Proxy, []int) {
 	requireAge(t)
 	e := newEnv(t)
 	writeRandom(t, filepath.Join(e.src, "big.bin"), 40<<20)
 	proxy := s3test.StartProxy(t, e.srv.Endpoint)
 	proxy.Capture(s3test.OpUploadPart)
-	proxy.SetRate(32 << 20)
 	c := e.startSync(proxy.URL, "-j", "2")
 	var mu sync.Mutex
 	sent := map[int]int64{}
+	first := 0 // the part that sent a MiB first, and is not held
+	cut := make(chan struct{})
 	var once sync.Once
 	proxy.OnBody(func(r *s3test.Request, _ int64) {
 		if r.Op != s3test.OpUploadPart {
 			return
 		}
 		mu.Lock()
-		defer mu.Unlock()
-		sent[r.Part] = int64(proxy.CapturedBytes(r))
+		n := int64(proxy.CapturedBytes(r))
+		sent[r.Part] = n
 		started, finished := 0, 0
 		for _, n := range sent {
 			switch {
@@ -58,6 +61,9 @@ func reuseFixture(t *testing.T) (*env, *s3test.Proxy, []int) {
 				started++
 			}
 		}
+		if first == 0 && n >= 1<<20 {
+			first = r.Part
+		}
 		if started >= 2 && finished >= 1 {
 			// Reset the connections first: what the dead client's socket
 			// buffers still hold must not reach the server and complete a
@@ -65,7 +71,13 @@ func reuseFixture(t *testing.T) (*env, *s3test.Proxy, []int) {
 			once.Do(func() {
 				proxy.SetDown(true)
 				c.cmd.Process.Signal(syscall.SIGKILL)
+				close(cut)
 			})
+		}
+		hold := r.Part != first && n >= 1<<20 && n < partSize
+		mu.Unlock()
+		if hold {
+			<-cut
 		}
 	})
 	mustBeKilled(t, c, syscall.SIGKILL)
@@ -74,18 +86,17 @@ func reuseFixture(t *testing.T) (*env, *s3test.Proxy, []int) {
 	if err := proxy.SetDown(false); err != nil {
 		t.Fatal(err)
 	}
-	proxy.SetRate(0)
 	up := e.oneInflight("big.bin")
-	var cut []int
+	var cutOff []int
 	for _, tr := range proxy.Captured() {
 		if tr.Request.UploadID == up.UploadID && int64(len(tr.Body)) < tr.Request.Length {
-			cut = append(cut, tr.Request.Part)
+			cutOff = append(cutOff, tr.Request.Part)
 		}
 	}
-	if len(cut) < 2 {
-		t.Fatalf("the killed run cut off parts %v; want two parts cut off mid-transfer", cut)
+	if len(cutOff) < 2 {
+		t.Fatalf("the killed run cut off parts %v; want two parts cut off mid-transfer", cutOff)
 	}
-	return e, proxy, cut
+	return e, proxy, cutOff
 }
 
 // bodyOf returns what has arrived of the last transmission of part in

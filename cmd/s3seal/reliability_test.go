@@ -10,7 +10,6 @@ import (
 	gosync "sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/s3seal/s3seal/catalog"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
@@ -43,38 +42,44 @@ func failEvent(t *testing.T, stdout, path string) map[string]any {
 }
 
 // TestConcurrentRunsOnOneCatalog holds a sync in the middle of its uploads
-// (the proxy stalls its PutObjects) and starts a second sync on the same
-// catalog: the second must refuse at once, naming the first's pid, with a
-// hint. Once the first is killed with SIGKILL, its lock file still names it,
-// and a new run must proceed all the same.
+// (the proxy holds its PutObjects) and starts a second sync on the same
+// catalog: the second must refuse before it lists or uploads anything,
+// naming the first's pid, with a hint. Once the first is killed with
+// SIGKILL, its lock file still names it, and a new run must proceed all
+// the same.
 func TestConcurrentRunsOnOneCatalog(t *testing.T) {
 	e := newEnv(t)
 	for i := range 5 {
 		writeFile(t, filepath.Join(e.src, fmt.Sprint("f", i)), []byte(strings.Repeat("x", i*100)))
 	}
 	proxy := s3test.StartProxy(t, e.srv.Endpoint)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	var once gosync.Once
 	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
 		if r.Op == s3test.OpPutObject {
-			return s3test.Fault{Stall: time.Minute}
+			once.Do(func() { close(arrived) })
+			return s3test.Fault{Hold: release}
 		}
 		return s3test.Fault{}
 	})
 	first := e.startSync(proxy.URL)
-	for deadline := time.Now().Add(20 * time.Second); proxy.Requests(s3test.OpPutObject) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the first sync sent no PutObject in 20 s\nstderr:\n%s", first.stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-arrived:
+	case <-first.done:
+		t.Fatalf("the first sync ended before it sent a PutObject\nstderr:\n%s", first.stderr.String())
 	}
 
-	start := time.Now()
-	res := e.run("sync", e.src, e.target, "-r", e.recipient, "--endpoint", e.srv.Endpoint, "--catalog", e.catalog)
+	counter := s3test.StartProxy(t, e.srv.Endpoint)
+	res := e.run("sync", e.src, e.target, "-r", e.recipient, "--endpoint", counter.URL, "--catalog", e.catalog)
 	wantError(t, "second sync on a busy catalog", res, exitError, fmt.Sprintf("is in use by pid %d on ", first.cmd.Process.Pid))
 	if !strings.Contains(res.stderr, "another s3seal run uses this catalog") {
 		t.Errorf("second sync: the hint does not say another run holds the catalog:\n%s", res.stderr)
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("second sync took %v to refuse; want at once", d)
+	for _, op := range []s3test.Op{s3test.OpListObjects, s3test.OpListUploads, s3test.OpPutObject, s3test.OpCreateUpload} {
+		if n := counter.Requests(op); n != 0 {
+			t.Errorf("second sync on a busy catalog sent %d %s requests; want it to refuse before any", n, op)
+		}
 	}
 
 	first.cmd.Process.Kill()

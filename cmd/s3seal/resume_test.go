@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -80,21 +81,14 @@ func (e *env) syncVia(endpoint string, want int, extra ...string) (summary, stri
 }
 
 // signalAtPartBytes sends sig to c once the proxy has received at least
-// limit bytes of UploadPart bodies, and returns a channel that receives the
-// time it did so. The time is in the channel before the signal goes out, so
-// that a child that exits at once cannot be seen to end before it.
-func signalAtPartBytes(proxy *s3test.Proxy, c *child, sig syscall.Signal, limit int64) <-chan time.Time {
-	sent := make(chan time.Time, 1)
+// limit bytes of UploadPart bodies.
+func signalAtPartBytes(proxy *s3test.Proxy, c *child, sig syscall.Signal, limit int64) {
 	var once gosync.Once
 	proxy.OnBody(func(r *s3test.Request, _ int64) {
 		if r.Op == s3test.OpUploadPart && proxy.BytesOf(s3test.OpUploadPart, "") >= limit {
-			once.Do(func() {
-				sent <- time.Now()
-				c.cmd.Process.Signal(sig)
-			})
+			once.Do(func() { c.cmd.Process.Signal(sig) })
 		}
 	})
-	return sent
 }
 
 // mustBeKilled fails the test unless c was ended by sig.
@@ -105,16 +99,14 @@ func mustBeKilled(t *testing.T, c *child, sig syscall.Signal) {
 	}
 }
 
-// waitIdle waits until the proxy has finished every request, so that the
-// server's state no longer moves: a part whose body the proxy had received
-// when the client died may still be stored after the death.
+// waitIdle waits, once the client is dead, until the proxy has finished
+// every request it sent, so that the server's state no longer moves: a part
+// whose body the proxy had received when the client died may still be
+// stored after the death.
 func waitIdle(t *testing.T, proxy *s3test.Proxy) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); proxy.InFlight() != 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the proxy still has %d requests in flight after 10 s", proxy.InFlight())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := proxy.WaitIdle(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -345,9 +337,9 @@ func TestResumeFileChangedAfterKill(t *testing.T) {
 	assertSameTree(t, e.src, e.restore())
 }
 
-// TestCrashConsistency kills syncs of a mixed tree at random moments until
-// one finishes on its own, then runs one more: the bucket must then restore
-// to the tree, and no multipart upload may be left behind.
+// TestCrashConsistency kills syncs of a mixed tree at random points of
+// their traffic, then runs one to its end: the bucket must then restore to
+// the tree, and no multipart upload may be left behind.
 func TestCrashConsistency(t *testing.T) {
 	e := newEnv(t)
 	seed := uint64(time.Now().UnixNano())
@@ -360,46 +352,43 @@ func TestCrashConsistency(t *testing.T) {
 		writeRandom(t, filepath.Join(e.src, "small", itoa(i%5), "f"+itoa(i)), rng.Int64N(200<<10))
 	}
 
-	// A link of 32 MiB/s makes the first upload take seconds, so that the
-	// kills land all over it instead of after it. Every resumed run first
-	// re-hashes the files and regenerates the parts the server has, so the
-	// kills come later as the runs go on: the loop ends when a run
-	// finishes before its kill.
+	// Run n is killed once it has sent a random number of body bytes below
+	// n x 6 MiB, so that the kills move through the upload as the runs go
+	// on (a resumed run does not send again what the server has), and the
+	// later runs often get as far as the mirror: in the middle of a body,
+	// as the next request arrives, or as the next request is finished. The
+	// first is killed in the body of a part, so that a later run has an
+	// upload to resume.
 	proxy := s3test.StartProxy(t, e.srv.Endpoint)
-	proxy.SetRate(32 << 20)
-	const maxRuns = 40
-	runs, kills, resumed := 0, 0, 0
-	for runs < maxRuns {
-		runs++
+	const killedRuns = 12
+	resumed := 0
+	var kills []string
+	for run := 1; run <= killedRuns; run++ {
+		point := crashPoint{after: rng.Int64N(int64(run) * 6 << 20), at: []string{"body", "arrival", "answer"}[rng.IntN(3)]}
+		if run == 1 {
+			point.op, point.at = s3test.OpUploadPart, "body"
+		}
 		c := e.startSync(proxy.URL)
-		delay := time.Duration(50+rng.IntN(500+100*runs)) * time.Millisecond
-		select {
-		case <-c.done:
-		case <-time.After(delay):
-			c.cmd.Process.Kill()
+		killedAt := killAt(proxy, c, e.prefix, point)
+		if code, sig := c.wait(); sig != syscall.SIGKILL {
+			t.Fatalf("run %d, to be killed at %+v, ended with exit %d, signal %v\nstdout:\n%s\nstderr:\n%s",
+				run, point, code, sig, c.stdout.String(), c.stderr.String())
 		}
-		code, sig := c.wait()
+		waitIdle(t, proxy)
 		resumed += strings.Count(c.stdout.String(), `"reason":"resumed"`)
-		if sig == syscall.SIGKILL {
-			kills++
-			continue
-		}
-		if code != 0 {
-			t.Fatalf("sync ended with exit %d, signal %v\nstdout:\n%s\nstderr:\n%s", code, sig, c.stdout.String(), c.stderr.String())
-		}
-		break
+		kills = append(kills, fmt.Sprintf("%s after %d: %s", point.at, point.after, killedAt()))
 	}
-	t.Logf("%d runs, %d killed mid-way; %d uploads resumed", runs, kills, resumed)
-	if kills < 8 {
-		t.Fatalf("only %d runs were killed mid-way; want at least 8", kills)
-	}
+	t.Logf("kills: %s", strings.Join(kills, ", "))
+	proxy.SetFault(nil)
+	proxy.OnBody(nil)
+	proxy.OnDone(nil)
+
+	sum, stdout := e.syncVia(proxy.URL, 0)
+	resumed += strings.Count(stdout, `"reason":"resumed"`)
+	t.Logf("%d runs killed, then one complete run: %+v; %d uploads resumed", killedRuns, sum, resumed)
 	if resumed == 0 {
 		t.Fatal("no run resumed an upload a killed run had begun")
 	}
-
-	proxy.SetRate(0)
-	sum, stdout := e.syncVia(proxy.URL, 0)
-	t.Logf("the complete run: %+v", sum)
 	if len(e.inflight()) != 0 {
 		t.Errorf("after the complete run the catalog still has in-flight uploads %+v", e.inflight())
 	}
@@ -427,25 +416,76 @@ func TestCrashConsistency(t *testing.T) {
 	assertSameTree(t, e.src, e.restore())
 }
 
-// TestInterruptExits130AndResumes sends SIGINT mid-upload: the run must end
-// with exit 130 within 5 seconds, its summary must count the parts that
-// went, and the next run must continue the upload.
+// crashPoint says where killAt kills a run: once the proxy has received
+// after bytes of request bodies in this run (of operation op only, if op is
+// not ""), at the next read of a body ("body"), the next request to arrive
+// ("arrival") or the next request the proxy finishes ("answer").
+type crashPoint struct {
+	after int64
+	op    s3test.Op
+	at    string
+}
+
+// killAt kills c with SIGKILL at point, or, if it comes first, as c begins
+// to write the catalog mirror under prefix: the last step of a run, which
+// every run takes since no killed run records a mirror. Every run is killed.
+// The func returned tells where: the request the kill came at, and whether
+// it was the mirror's.
+func killAt(proxy *s3test.Proxy, c *child, prefix string, point crashPoint) (killedAt func() string) {
+	base := proxy.BytesOf(point.op, "")
+	reached := func() bool { return proxy.BytesOf(point.op, "")-base >= point.after }
+	var once gosync.Once
+	var where string
+	kill := func(r *s3test.Request, how string) {
+		once.Do(func() {
+			where = fmt.Sprintf("%s %s %s", how, r.Op, r.Key)
+			c.cmd.Process.Kill()
+		})
+	}
+	mirror := prefix + "/.s3seal/"
+	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
+		if strings.HasPrefix(r.Key, mirror) &&
+			(r.Op == s3test.OpPutObject || r.Op == s3test.OpCopyObject || r.Op == s3test.OpCreateUpload) {
+			kill(r, "mirror")
+		} else if point.at == "arrival" && reached() {
+			kill(r, "arrival of")
+		}
+		return s3test.Fault{}
+	})
+	proxy.OnBody(func(r *s3test.Request, _ int64) {
+		if point.at == "body" && (point.op == "" || r.Op == point.op) && reached() {
+			kill(r, "body of")
+		}
+	})
+	proxy.OnDone(func(r *s3test.Request) {
+		if point.at == "answer" && reached() {
+			kill(r, "answer to")
+		}
+	})
+	return func() string {
+		once.Do(func() {}) // the kill's once.Do has returned: where is set
+		return where
+	}
+}
+
+// TestInterruptExits130AndResumes sends SIGINT mid-upload and from then on
+// holds every request: the run must end with exit 130 all the same, without
+// waiting for the server, its summary must count the parts that went, and
+// the next run must continue the upload.
 func TestInterruptExits130AndResumes(t *testing.T) {
 	e := newEnv(t)
 	const size = 100 << 20
 	writeRandom(t, filepath.Join(e.src, "big.bin"), size)
 	proxy := s3test.StartProxy(t, e.srv.Endpoint)
 	c := e.startSync(proxy.URL, "-j", "2")
-	sent := signalAtPartBytes(proxy, c, syscall.SIGINT, size/2)
+	interrupted := interruptHolding(proxy, c, size/2)
 	code, sig := c.wait()
-	var at time.Time
+	proxy.SetFault(nil)
+	proxy.OnBody(nil)
 	select {
-	case at = <-sent:
+	case <-interrupted:
 	default:
 		t.Fatalf("the sync ended (exit %d, signal %v) before SIGINT was sent\n%s", code, sig, c.stderr.String())
-	}
-	if took := time.Since(at); took > 5*time.Second {
-		t.Errorf("the sync took %v to exit after SIGINT; want at most 5 s", took)
 	}
 	if code != exitInterrupted || !strings.Contains(c.stderr.String(), "interrupted") {
 		t.Errorf("after SIGINT: exit %d, signal %v, stderr %q; want exit 130 and a note that it was interrupted", code, sig, c.stderr.String())
@@ -477,6 +517,39 @@ func TestInterruptExits130AndResumes(t *testing.T) {
 		t.Errorf("summary bytes_sent = %d; want the %d bytes the proxy received", sum.BytesSent, second)
 	}
 	assertSameTree(t, e.src, e.restore())
+}
+
+// interruptHolding sends SIGINT to c once the proxy has received limit bytes
+// of UploadPart bodies, and from then on the server answers nothing until c
+// has exited: the part bodies in flight stop arriving and new requests are
+// held, then reset. A run that waits for its requests after SIGINT (to
+// finish the parts in flight, minutes on a slow link) never exits. The
+// channel returned is closed just before the signal goes out.
+func interruptHolding(proxy *s3test.Proxy, c *child, limit int64) <-chan struct{} {
+	interrupted := make(chan struct{})
+	proxy.SetFault(func(*s3test.Request) s3test.Fault {
+		select {
+		case <-interrupted:
+			return s3test.Fault{Hold: c.done, Reset: true}
+		default:
+			return s3test.Fault{}
+		}
+	})
+	var once gosync.Once
+	proxy.OnBody(func(r *s3test.Request, _ int64) {
+		if r.Op == s3test.OpUploadPart && proxy.BytesOf(s3test.OpUploadPart, "") >= limit {
+			once.Do(func() {
+				close(interrupted)
+				c.cmd.Process.Signal(syscall.SIGINT)
+			})
+		}
+		select {
+		case <-interrupted:
+			<-c.done
+		default:
+		}
+	})
+	return interrupted
 }
 
 // TestResumeExpiredUpload aborts the in-flight upload behind s3seal's back

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
 	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store"
+	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
 
 // TestSyncRoundTrip backs up a tree with the sizes and names that break
@@ -145,44 +147,49 @@ func TestNoPlaintextMetadata(t *testing.T) {
 }
 
 // TestPassphraseNotInArgs runs a passphrase-mode sync and reads the
-// process's command line while it runs: the passphrase is not there.
+// process's command line while it holds the passphrase (the proxy holds its
+// first upload): the passphrase is not there.
 func TestPassphraseNotInArgs(t *testing.T) {
 	e := newEnv(t)
 	const passphrase = "correct horse battery staple 8Zq"
 	passFile := filepath.Join(t.TempDir(), "pass")
 	writeFile(t, passFile, []byte(passphrase+"\n"))
-	writeRandom(t, filepath.Join(e.src, "f"), 60<<20)
+	writeRandom(t, filepath.Join(e.src, "f"), 1<<20)
+	proxy := s3test.StartProxy(t, e.srv.Endpoint)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once gosync.Once
+	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
+		if r.Op == s3test.OpPutObject || r.Op == s3test.OpUploadPart {
+			once.Do(func() { close(arrived) })
+			return s3test.Fault{Hold: release}
+		}
+		return s3test.Fault{}
+	})
 	cmd := exec.Command(binary, "sync", e.src, e.target, "-S", "--passphrase-file", passFile,
-		"--endpoint", e.srv.Endpoint, "--catalog", e.catalog)
+		"--endpoint", proxy.URL, "--catalog", e.catalog)
 	cmd.Env = e.environ()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var seen []string
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	for running := true; running; {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("sync -S: %v\n%s", err, stderr.String())
-			}
-			running = false
-		case <-time.After(20 * time.Millisecond):
-			if b, err := os.ReadFile("/proc/" + itoa(cmd.Process.Pid) + "/cmdline"); err == nil && len(b) > 0 {
-				seen = append(seen, string(b))
-			}
-		}
+	select {
+	case <-arrived:
+	case err := <-done:
+		t.Fatalf("sync -S ended before its first upload: %v\n%s", err, stderr.String())
 	}
-	if len(seen) == 0 {
-		t.Fatal("never read the command line of the running sync")
+	cmdline, err := os.ReadFile("/proc/" + itoa(cmd.Process.Pid) + "/cmdline")
+	close(release)
+	if err != nil || len(cmdline) == 0 {
+		t.Fatalf("read the command line of the running sync: %q, %v", cmdline, err)
 	}
-	for _, c := range seen {
-		if strings.Contains(c, passphrase) || strings.Contains(c, "horse") {
-			t.Fatalf("the passphrase is in the process arguments: %q", c)
-		}
+	if bytes.Contains(cmdline, []byte(passphrase)) || bytes.Contains(cmdline, []byte("horse")) {
+		t.Fatalf("the passphrase is in the process arguments: %q", cmdline)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("sync -S: %v\n%s", err, stderr.String())
 	}
 	// And restore with the passphrase from the environment alone.
 	e.extraEnv = []string{"S3SEAL_PASSPHRASE=" + passphrase}

@@ -9,7 +9,6 @@ import (
 	gosync "sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
@@ -65,12 +64,12 @@ func TestKilledRestoreTempSwept(t *testing.T) {
 	mu.Unlock()
 
 	key := e.row("d/big.bin").ObjectKey
-	reached := make(chan struct{})
+	reached, never := make(chan struct{}), make(chan struct{})
 	var once gosync.Once
 	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
 		if r.Op == s3test.OpGetObject && r.Key == key {
 			once.Do(func() { close(reached) })
-			return s3test.Fault{Stall: time.Hour} // until the client is gone
+			return s3test.Fault{Hold: never} // until the client is gone
 		}
 		return s3test.Fault{}
 	})

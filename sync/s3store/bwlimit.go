@@ -28,11 +28,20 @@ func limitBandwidth(c *http.Client, bytesPerSecond int64) *http.Client {
 	return &limited
 }
 
+// tokenBucket is what a limitedReader takes its tokens from: a
+// *rate.Limiter, or in tests one that runs on a clock of its own.
+type tokenBucket interface {
+	// WaitN blocks until n tokens are available and takes them; n must
+	// not exceed Burst.
+	WaitN(ctx context.Context, n int) error
+	Burst() int
+}
+
 // limitedTransport wraps the bodies of the requests it sends in
 // limitedReaders.
 type limitedTransport struct {
 	base    http.RoundTripper
-	limiter *rate.Limiter
+	limiter tokenBucket
 }
 
 func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -57,7 +66,7 @@ func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 type limitedReader struct {
 	ctx     context.Context
 	body    io.ReadCloser
-	limiter *rate.Limiter
+	limiter tokenBucket
 }
 
 func (r *limitedReader) Read(p []byte) (int, error) {

@@ -54,12 +54,18 @@ type Request struct {
 }
 
 // Fault says what the proxy does with one request. The zero Fault forwards
-// the request unchanged. The fields act in this order: Stall, then Reset,
-// then Status, then Truncate or Swallow.
+// the request unchanged. The fields act in this order: Stall, then Hold,
+// then Reset, then Status, then Truncate or Swallow.
 type Fault struct {
 	// Stall holds the request this long before acting on it (or until the
 	// client gives up or the proxy closes).
 	Stall time.Duration
+	// Hold, if not nil, holds the request until Hold is closed (or the
+	// client gives up or the proxy closes) before acting on it: a server
+	// that does not answer for as long as the test wants. A client that
+	// goes away is noticed only once the request's body has been read, so
+	// a request with a body is held until Hold closes or the proxy does.
+	Hold <-chan struct{}
 	// Reset reads ResetAfter bytes of the request body (all of it if the
 	// body is shorter), then resets the TCP connection without answering.
 	Reset      bool
@@ -91,8 +97,16 @@ type FaultFunc func(*Request) Fault
 
 // BodyFunc is called after each read of a request body with the request and
 // the total of request body bytes the proxy has received so far (all
-// requests). It is called concurrently, and must not block for long.
+// requests). It is called concurrently. The bytes just read are passed on
+// to the server when it returns, so blocking in it holds the rest of the
+// request's body back.
 type BodyFunc func(r *Request, total int64)
+
+// DoneFunc is called when the proxy has finished with a request: it passed
+// the server's answer on (perhaps still buffered on its way to the client),
+// answered with a fault, or gave up because the client went away. It is
+// called concurrently.
+type DoneFunc func(r *Request)
 
 // Proxy is an HTTP reverse proxy on 127.0.0.1 in front of an S3 endpoint.
 // It counts the request body bytes it receives, per operation and object
@@ -112,10 +126,15 @@ type Proxy struct {
 	served  sync.WaitGroup
 
 	mu       sync.Mutex
+	settled  *sync.Cond   // signalled when a connection or request ends, for WaitIdle
 	listener net.Listener // nil while down
 	conns    map[net.Conn]bool
+	waiters  int             // WaitIdle calls under way
+	accepted map[string]bool // client addresses accepted while waiters > 0
+	downs    int             // times the listener was closed by SetDown
 	fault    FaultFunc
 	onBody   BodyFunc
+	onDone   DoneFunc
 	total    int64
 	rate     int64     // request body bytes per second, 0 = unlimited
 	paceAt   time.Time // when the bytes received so far are due at rate
@@ -165,10 +184,12 @@ func NewProxy(endpoint string) (*Proxy, error) {
 		client:   &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
 		closed:   make(chan struct{}),
 		conns:    make(map[net.Conn]bool),
+		accepted: make(map[string]bool),
 		bytes:    make(map[opKey]int64),
 		requests: make(map[Op]int),
 		faults:   make(map[string]int),
 	}
+	p.settled = sync.NewCond(&p.mu)
 	p.forward = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -223,6 +244,7 @@ func (p *Proxy) Close() error {
 	default:
 	}
 	close(p.closed)
+	p.settled.Broadcast()
 	p.mu.Unlock()
 	err := p.server.Close()
 	p.served.Wait()
@@ -241,6 +263,14 @@ func (p *Proxy) SetFault(f FaultFunc) {
 func (p *Proxy) OnBody(f BodyFunc) {
 	p.mu.Lock()
 	p.onBody = f
+	p.mu.Unlock()
+}
+
+// OnDone installs f as the hook called when a request is finished (nil:
+// none).
+func (p *Proxy) OnDone(f DoneFunc) {
+	p.mu.Lock()
+	p.onDone = f
 	p.mu.Unlock()
 }
 
@@ -281,6 +311,9 @@ func (p *Proxy) SetDown(down bool) error {
 	for conn := range p.conns {
 		reset(conn)
 	}
+	// The connections in the listener's queue went with it.
+	p.downs++
+	p.settled.Broadcast()
 	return err
 }
 
@@ -321,8 +354,8 @@ func (p *Proxy) Requests(op Op) int {
 }
 
 // Faults returns how many requests the proxy has faulted so far, by kind:
-// "stall", "reset", "truncate", "swallow", and for error answers the S3
-// error code sent ("InternalError", "SlowDown", ...).
+// "stall", "hold", "reset", "truncate", "swallow", "rewrite", and for error
+// answers the S3 error code sent ("InternalError", "SlowDown", ...).
 func (p *Proxy) Faults() map[string]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -343,14 +376,14 @@ func (p *Proxy) countFault(kind string) {
 // and not yet answered or failed. A request whose client died goes on to
 // the server's answer if its whole body had arrived, and fails (the server
 // sees a truncated body) if not; either way, once InFlight is 0 the server
-// has finished with every request the proxy received.
+// has finished with every request the proxy received. WaitIdle also waits
+// for the requests of connections the proxy has not accepted yet.
 func (p *Proxy) InFlight() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.inFlight
 }
 
-// ResetCounts sets every byte and request count back to zero.
 // Capture makes the proxy keep the request body of every later request of
 // the given operations, as far as it arrives (see Captured).
 func (p *Proxy) Capture(ops ...Op) {
@@ -388,6 +421,7 @@ func (p *Proxy) CapturedBytes(r *Request) int {
 	return 0
 }
 
+// ResetCounts sets every byte and request count back to zero.
 func (p *Proxy) ResetCounts() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -397,16 +431,20 @@ func (p *Proxy) ResetCounts() {
 	clear(p.faults)
 }
 
-// track keeps the set of open connections, for SetDown.
+// track keeps the set of open connections, for SetDown and WaitIdle.
 func (p *Proxy) track(conn net.Conn, state http.ConnState) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch state {
 	case http.StateNew:
 		p.conns[conn] = true
+		if p.waiters > 0 {
+			p.accepted[conn.RemoteAddr().String()] = true
+		}
 	case http.StateHijacked, http.StateClosed:
 		delete(p.conns, conn)
 	}
+	p.settled.Broadcast()
 }
 
 // serve applies the request's fault and forwards it.
@@ -420,7 +458,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		p.mu.Lock()
 		p.inFlight--
+		done := p.onDone
+		p.settled.Broadcast()
 		p.mu.Unlock()
+		if done != nil {
+			done(req)
+		}
 	}()
 	var f Fault
 	if fault != nil {
@@ -438,6 +481,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if f.Stall > 0 {
 		p.countFault("stall")
 		if !p.stall(r.Context(), f.Stall) {
+			return
+		}
+	}
+	if f.Hold != nil {
+		p.countFault("hold")
+		if !p.hold(r.Context(), f.Hold) {
 			return
 		}
 	}
@@ -471,6 +520,18 @@ func (p *Proxy) stall(ctx context.Context, d time.Duration) bool {
 	defer timer.Stop()
 	select {
 	case <-timer.C:
+		return true
+	case <-ctx.Done():
+	case <-p.closed:
+	}
+	return false
+}
+
+// hold waits until release is closed, and reports whether the request is
+// still wanted.
+func (p *Proxy) hold(ctx context.Context, release <-chan struct{}) bool {
+	select {
+	case <-release:
 		return true
 	case <-ctx.Done():
 	case <-p.closed:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	gosync "sync"
 	"testing"
 	"time"
@@ -154,7 +155,14 @@ func TestProxyFaults(t *testing.T) {
 
 func TestProxyStallEndsWhenTheClientGivesUp(t *testing.T) {
 	proxy, st, _ := proxied(t)
-	proxy.SetFault(func(*s3test.Request) s3test.Fault { return s3test.Fault{Stall: time.Hour} })
+	arrived := make(chan struct{})
+	var once gosync.Once
+	proxy.SetFault(func(*s3test.Request) s3test.Fault {
+		once.Do(func() { close(arrived) })
+		return s3test.Fault{Stall: time.Hour}
+	})
+	finished := make(chan struct{})
+	proxy.OnDone(func(*s3test.Request) { close(finished) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	result := make(chan error, 1)
@@ -162,25 +170,72 @@ func TestProxyStallEndsWhenTheClientGivesUp(t *testing.T) {
 		_, err := st.Head(ctx, "obj")
 		result <- err
 	}()
-	waitInFlight(t, proxy, 1)
+	select {
+	case <-arrived:
+	case err := <-result:
+		t.Fatalf("HEAD through a stalled proxy = %v before the proxy saw it", err)
+	}
 	cancel()
 	if err := <-result; !errors.Is(err, context.Canceled) {
 		t.Errorf("HEAD through a stalled proxy = %v; want the client's cancellation", err)
 	}
-	waitInFlight(t, proxy, 0)
+	<-finished // the stall ends with the client, not an hour later
+	if n := proxy.InFlight(); n != 0 {
+		t.Errorf("InFlight() = %d once the stalled request is done; want 0", n)
+	}
 	if err := proxy.Close(); err != nil {
 		t.Errorf("Close after a stall = %v", err)
 	}
 }
 
-// waitInFlight waits until the proxy handles n requests.
-func waitInFlight(t *testing.T, proxy *s3test.Proxy, n int) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); proxy.InFlight() != n; {
-		if time.Now().After(deadline) {
-			t.Fatalf("InFlight() = %d after 10 s; want %d", proxy.InFlight(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
+// TestProxyWaitIdle checks that WaitIdle does not return while a request is
+// held, and returns once the request is answered and its connection closed.
+func TestProxyWaitIdle(t *testing.T) {
+	srv := s3test.Get(t)
+	bucket := srv.NewBucket(t)
+	proxy := s3test.StartProxy(t, srv.Endpoint)
+	cfg := srv.Config(bucket)
+	cfg.Endpoint, cfg.MaxAttempts = proxy.URL, 1
+	// Without keep-alives the proxy closes each connection once it has
+	// answered: no idle connection of this live client keeps WaitIdle waiting.
+	cfg.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	st, err := s3store.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once gosync.Once
+	proxy.SetFault(func(*s3test.Request) s3test.Fault {
+		once.Do(func() { close(arrived) })
+		return s3test.Fault{Hold: release}
+	})
+	put := make(chan error, 1)
+	go func() {
+		_, err := st.Put(context.Background(), "held", []byte("body"), sync.PutOptions{})
+		put <- err
+	}()
+	select {
+	case <-arrived:
+	case err := <-put:
+		t.Fatalf("Put = %v before the proxy held it", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := make(chan error, 1)
+	go func() { waited <- proxy.WaitIdle(ctx) }()
+	cancel()
+	if err := <-waited; !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitIdle while a request is held = %v; want the cancellation", err)
+	}
+	proxy.SetFault(nil)
+	close(release)
+	if err := <-put; err != nil {
+		t.Fatalf("Put once released = %v", err)
+	}
+	if err := proxy.WaitIdle(context.Background()); err != nil {
+		t.Fatalf("WaitIdle once the request was answered = %v", err)
+	}
+	if got := proxy.Faults()["hold"]; got != 1 {
+		t.Errorf("Faults()[hold] = %d; want 1", got)
 	}
 }
 
