@@ -26,6 +26,7 @@ const (
 	LocalMissing     = "local-missing"     // a catalog row whose source file is gone
 	ObjectMissing    = "object-missing"    // a catalog row whose object is not in the bucket
 	ObjectChanged    = "object-changed"    // an object whose ETag or size is not the recorded one
+	RetentionLapsed  = "retention-lapsed"  // a version the catalog points to whose Object Lock retention has ended
 	ObjectUnknown    = "object-unknown"    // an object under the prefix the catalog does not know
 	UploadUnfinished = "upload-unfinished" // an unfinished multipart upload under the prefix
 	DecryptFailed    = "decrypt-failed"    // deep: the object does not decrypt to a whole age payload
@@ -34,7 +35,7 @@ const (
 
 // Categories lists the finding categories in report order.
 var Categories = []string{HistoryChanged, LocalNew, LocalChanged, LocalMissing, ObjectMissing, ObjectChanged,
-	ObjectUnknown, UploadUnfinished, DecryptFailed, ContentMismatch}
+	RetentionLapsed, ObjectUnknown, UploadUnfinished, DecryptFailed, ContentMismatch}
 
 // ErrNotSynced is returned by Audit for a catalog that was never bound to a
 // target: there is nothing to compare with.
@@ -310,8 +311,14 @@ func changedFinding(e Entry, row catalog.File) Finding {
 func (a *auditState) compareRemote() error {
 	byKey := make(map[string]string, len(a.rows))
 	var relisted []string
+	now := time.Now().Unix()
 	for path, row := range a.rows {
 		byKey[row.ObjectKey] = path
+		if row.RetainUntil > 0 && row.RetainUntil < now {
+			a.add(Finding{Category: RetentionLapsed, Path: path, Key: row.ObjectKey,
+				Detail: fmt.Sprintf("version %s was retained until %s; a sync with --lock-days locks it again", row.VersionID,
+					time.Unix(row.RetainUntil, 0).UTC().Format(time.RFC3339))})
+		}
 		obj, ok := a.remote.Get(row.ObjectKey)
 		switch {
 		case !ok:

@@ -398,3 +398,23 @@ func TestSampleSize(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditRetentionLapsed: a row whose version's Object Lock retention
+// ended is a finding; one still retained, and one never locked, are not.
+func TestAuditRetentionLapsed(t *testing.T) {
+	fx := newAuditFixture(t, map[string]string{"lapsed": "a", "held": "b", "never": "c"})
+	for path, until := range map[string]int64{"lapsed": time.Now().Add(-time.Hour).Unix(), "held": time.Now().Add(time.Hour).Unix()} {
+		row, _, err := fx.db.Lookup(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row.VersionID, row.RetainUntil = "v-"+path, until
+		if err := fx.db.Put(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := fx.audit(t, AuditOptions{})
+	if got := found(rep.Findings); len(got) != 1 || got[0] != "retention-lapsed lapsed p/lapsed" {
+		t.Errorf("Audit = %q; want only the lapsed retention", got)
+	}
+}

@@ -42,6 +42,7 @@ bucket, and reports each difference under its category:
   local-missing      a catalog entry whose file is gone from SRC
   object-missing     a catalog entry whose object is not in the bucket
   object-changed     an object written since its upload (other ETag or size)
+  retention-lapsed   a version the catalog points to whose Object Lock retention ended
   object-unknown     an object under the prefix the catalog does not know
   upload-unfinished  a multipart upload under the prefix that was not completed
   history-changed    the bucket lost versioning or Object Lock since a sync saw it
