@@ -378,3 +378,30 @@ func TestCanceledContextIsNotUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownHostIsUnreachable: a name that does not resolve fails the
+// bucket check after one lookup, not after the retries, as ErrUnreachable.
+// The dialer answers as the resolver would for an unknown name, so no
+// lookup leaves this machine.
+func TestUnknownHostIsUnreachable(t *testing.T) {
+	t.Parallel()
+	var dials atomic.Int32
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			dials.Add(1)
+			host, _, _ := net.SplitHostPort(address)
+			return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+		},
+	}}
+	store := openStore(t, s3store.Config{
+		Bucket: "any-bucket", Endpoint: "https://s3.example.invalid", Region: "us-east-1",
+		AccessKey: "key", SecretKey: "secret", MaxAttempts: 3, HTTPClient: client,
+	})
+	err := store.CheckBucket(context.Background())
+	if !errors.Is(err, sync.ErrUnreachable) || !strings.Contains(err.Error(), "no such host") {
+		t.Errorf("CheckBucket on an unknown host = %v; want ErrUnreachable saying no such host", err)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("CheckBucket on an unknown host dialed %d times with 3 attempts; want 1", n)
+	}
+}
