@@ -9,15 +9,21 @@ import (
 )
 
 // prepareLock checks that a run with a Lock policy has a bucket with
-// Object Lock, and sets the retention this run gives what it writes.
-func (o *run) prepareLock(ctx context.Context, b Bucket, now time.Time) error {
+// Object Lock (asking the bucket only if the catalog has not seen it so:
+// Object Lock cannot be turned off), and sets the retention this run gives
+// what it writes.
+func (o *run) prepareLock(ctx context.Context, db *catalog.DB, b Bucket, now time.Time) error {
 	if o.Lock == nil || o.Lock.Days <= 0 {
 		return nil
 	}
 	if b.History == nil {
 		return fmt.Errorf("%w: the store keeps no versions", ErrNoObjectLock)
 	}
-	if !(o.CreateBucket && o.DryRun) { // else there is no bucket to ask yet
+	seen, known, err := RecordedHistory(db)
+	if err != nil {
+		return err
+	}
+	if !(known && seen.ObjectLock) && !(o.CreateBucket && o.DryRun) { // a bucket to create has nothing to ask
 		h, err := b.History.Settings(ctx, listPrefix(o.Prefix))
 		if err != nil {
 			return err

@@ -167,7 +167,7 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 	if err := o.prepare(ctx, db, b, cr); err != nil {
 		return sum, err
 	}
-	if err := o.prepareLock(ctx, b, time.Now()); err != nil {
+	if err := o.prepareLock(ctx, db, b, time.Now()); err != nil {
 		return sum, err
 	}
 
