@@ -69,23 +69,12 @@ func runHistory(ctx context.Context, o *historyOptions, w io.Writer, dst, path s
 	if err != nil {
 		return err
 	}
-	st, err := o.s3.store(ctx, t)
+	rt, err := openForReading(ctx, &o.s3, &o.keys, &o.trust, o.catalogPath, o.out.quiet, t)
 	if err != nil {
 		return err
 	}
-	ids, err := o.keys.decryptKeys(ctx, st, t)
-	if err != nil {
-		return err
-	}
-	trust, err := o.trust.trust(t, &o.keys, ids)
-	if err != nil {
-		return err
-	}
-	db, cleanup, err := targetCatalog(ctx, o.catalogPath, o.out.quiet, st, t, ids, trust)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
+	defer rt.close()
+	st, db := rt.st, rt.db
 	var settings sync.HistorySettings
 	if st.History != nil {
 		if settings, err = st.History.Settings(ctx, t.Prefix); err != nil {

@@ -105,23 +105,12 @@ func runRestore(ctx context.Context, o *restoreOptions, src, dest string, paths 
 	if err != nil {
 		return err
 	}
-	st, err := o.s3.store(ctx, t)
+	rt, err := openForReading(ctx, &o.s3, &o.keys, &o.trust, o.catalogPath, o.out.quiet, t)
 	if err != nil {
 		return err
 	}
-	ids, err := o.keys.decryptKeys(ctx, st, t)
-	if err != nil {
-		return err
-	}
-	trust, err := o.trust.trust(t, &o.keys, ids)
-	if err != nil {
-		return err
-	}
-	db, cleanup, err := targetCatalog(ctx, o.catalogPath, o.out.quiet, st, t, ids, trust)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
+	defer rt.close()
+	st, ids, trust, db := rt.st, rt.ids, rt.trust, rt.db
 	if o.at != "" {
 		past, pastCleanup, err := pastCatalog(ctx, o, db, st, t, ids, trust, at)
 		if err != nil {
@@ -167,6 +156,39 @@ func lockDest(dest string) (unlock func(), err error) {
 		return func() {}, nil
 	}
 	return func() { lock.Close() }, nil
+}
+
+// readTarget is a target opened for reading: its bucket, the identities to
+// decrypt with, the trust that judges its catalogs, and its catalog.
+type readTarget struct {
+	st    sync.Bucket
+	ids   []age.Identity
+	trust sync.Trust
+	db    *catalog.DB
+	close func()
+}
+
+// openForReading checks t's bucket, loads the identities and opens the
+// catalog: the local one at catalogPath, or the target's mirror, pulled and
+// judged (see targetCatalog).
+func openForReading(ctx context.Context, s3 *s3Options, keys *keyOptions, tr *trustOptions, catalogPath string, quiet bool, t target) (*readTarget, error) {
+	st, err := s3.store(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := keys.decryptKeys(ctx, st, t)
+	if err != nil {
+		return nil, err
+	}
+	trust, err := tr.trust(t, keys, ids)
+	if err != nil {
+		return nil, err
+	}
+	db, cleanup, err := targetCatalog(ctx, catalogPath, quiet, st, t, ids, trust)
+	if err != nil {
+		return nil, err
+	}
+	return &readTarget{st: st, ids: ids, trust: trust, db: db, close: cleanup}, nil
 }
 
 // targetCatalog opens the catalog at path, or without one pulls the
