@@ -142,7 +142,7 @@ func updateMirror(ctx context.Context, db *catalog.DB, store Bucket, prefix stri
 // contents with it. On any error (no mirror, wrong identity, damaged
 // object, a catalog trust refuses) db is left untouched.
 func PullCatalog(ctx context.Context, db *catalog.DB, store Bucket, prefix string, identities []age.Identity, trust Trust) (Accepted, error) {
-	rc, _, err := store.Get(ctx, cipher.MetaKey(prefix, mirrorName))
+	rc, obj, err := store.Get(ctx, cipher.MetaKey(prefix, mirrorName))
 	if errors.Is(err, ErrNotFound) {
 		return Accepted{}, fmt.Errorf("pull catalog: %w", ErrNoMirror)
 	}
@@ -152,6 +152,12 @@ func PullCatalog(ctx context.Context, db *catalog.DB, store Bucket, prefix strin
 	defer rc.Close()
 	acc, err := ImportCatalog(db, rc, identities, trust)
 	if err != nil {
+		return Accepted{}, fmt.Errorf("pull catalog: %w", err)
+	}
+	// The version read is the first to hold the newest run (that run's own
+	// push could not note it): note it here, or this machine's history
+	// would lose it once it pushes newer runs.
+	if err := noteMirrorVersion(db, obj.VersionID); err != nil {
 		return Accepted{}, fmt.Errorf("pull catalog: %w", err)
 	}
 	return acc, nil

@@ -135,6 +135,31 @@ func TestRestoreAtPastSyncs(t *testing.T) {
 		}
 	}
 
+	// Another machine pulls the catalog and backs up a change: its history
+	// still has every sync restorable, the one it pulled included.
+	other := e.withHome()
+	otherCatalog := filepath.Join(t.TempDir(), "other.db")
+	if res := other.run("catalog", "pull", e.src, e.target, "-i", e.keyFile, "--endpoint", e.srv.Endpoint, "--catalog", otherCatalog); res.code != 0 {
+		t.Fatalf("catalog pull: exit %d\n%s", res.code, res.stderr)
+	}
+	writeFile(t, filepath.Join(e.src, "after-pull.txt"), []byte("new on the other machine\n"))
+	if res := other.run("sync", e.src, e.target, "-r", e.recipient, "--endpoint", e.srv.Endpoint, "--catalog", otherCatalog); res.code != 0 {
+		t.Fatalf("sync after pull: exit %d\n%s", res.code, res.stderr)
+	}
+	hist = other.run("history", e.target, "-i", e.keyFile, "--endpoint", e.srv.Endpoint, "--json", "--catalog", otherCatalog)
+	syncs = events(t, hist.stdout, "sync")
+	if hist.code != 0 || len(syncs) != 4 {
+		t.Fatalf("history after a pull and a sync: exit %d, %d syncs; want 4\n%s%s", hist.code, len(syncs), hist.stdout, hist.stderr)
+	}
+	for i, s := range syncs {
+		if s["restorable"] != true {
+			t.Errorf("history after a pull and a sync: sync #%d is not restorable: %v", i+1, s)
+		}
+	}
+	if err := os.Remove(filepath.Join(e.src, "after-pull.txt")); err != nil {
+		t.Fatal(err)
+	}
+
 	// Part of a past tree: one file and a glob, as of the first sync.
 	dest, res := e.restoreAt(times[0].Format(time.RFC3339Nano), "a.txt", "--include", "dir/**/*.bin")
 	if res.code != 0 {
