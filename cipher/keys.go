@@ -74,8 +74,10 @@ func parseRecipient(text string) (age.Recipient, error) {
 			return r, nil
 		}
 		return nil, errors.New("malformed post-quantum recipient (age1pq1...)")
-	case strings.HasPrefix(text, "age1tag"):
-		return nil, errors.New("tagged recipients (age1tag...) are not supported")
+	case strings.HasPrefix(text, "age1tag1"), strings.HasPrefix(text, "age1tagpq1"):
+		// Not "age1tag" alone: an X25519 recipient's Bech32 data may begin
+		// with "tag", but never holds a "1".
+		return nil, errors.New("tagged recipients (age1tag1..., age1tagpq1...) are not supported")
 	case strings.HasPrefix(text, "age1") && strings.Count(text, "1") > 1:
 		if r, err := age.ParseX25519Recipient(text); err == nil {
 			return r, nil // a "1" inside the Bech32 data is legal

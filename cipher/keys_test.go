@@ -107,6 +107,22 @@ func TestParseRecipients(t *testing.T) {
 	}
 }
 
+// TestParseRecipientDataBeginningWithTag: an X25519 recipient whose data
+// happens to begin with "tag" (one in 32,768 keys) is not a tagged one.
+func TestParseRecipientDataBeginningWithTag(t *testing.T) {
+	const r = "age1tag9p25kdjgtekthz3a0ll3wrs4amxj94gtkljsfewthauhdk4usp9zwp2"
+	got, err := ParseRecipients([]string{r}, nil)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("ParseRecipients(%s) = %v, %v; want the X25519 recipient", r, got, err)
+	}
+	if x, ok := got[0].(*age.X25519Recipient); !ok || x.String() != r {
+		t.Errorf("ParseRecipients(%s) = %T %v; want it back as an X25519 recipient", r, got[0], got[0])
+	}
+	if _, err := ParseRecipients([]string{"age1tag1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"}, nil); err == nil || !strings.Contains(err.Error(), "tagged recipients") {
+		t.Errorf("ParseRecipients of a tagged recipient = %v; want it refused as tagged", err)
+	}
+}
+
 func TestParseRecipientsErrors(t *testing.T) {
 	dir := t.TempDir()
 	secret := newX25519(t).String()

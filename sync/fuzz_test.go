@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -163,6 +164,16 @@ func FuzzAuditListing(f *testing.F) {
 		store := &listingStore{memStore: fx.store, listing: listing}
 		opts := AuditOptions{Source: fx.src, Prefix: "p", Target: "s3://b/p"}
 		rep, err := Audit(context.Background(), fx.db, bucketOf(store), opts)
+		for _, o := range listing {
+			// An ETag or key no S3 server gives is refused, the whole
+			// listing with it, and the error says so.
+			if len(o.ETag) > math.MaxUint8 || len(o.Key) > math.MaxUint16 {
+				if err == nil || !strings.Contains(err.Error(), "too long") {
+					t.Fatalf("Audit with a %d-byte ETag or %d-byte key listed = %v; want the listing refused", len(o.ETag), len(o.Key), err)
+				}
+				return
+			}
+		}
 		if err != nil {
 			t.Fatalf("Audit with listing %q: %v", data, err)
 		}
