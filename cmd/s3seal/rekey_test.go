@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/s3seal/s3seal/sync/s3store/s3test"
+)
+
+// rekeyPartSize is the --part-size of the rekey tests: S3's minimum, so
+// that a file of a few parts is small.
+const rekeyPartSize = 5 << 20
+
+// rekeyTree writes small files, a file just over a part (downloaded and
+// put again by rekey) and one of several parts (rebuilt on the server),
+// syncs them to A (the env's key) and returns the big file's path.
+func rekeyTree(t *testing.T, e *env) string {
+	t.Helper()
+	writeRandom(t, filepath.Join(e.src, "small", "a.txt"), 100)
+	writeRandom(t, filepath.Join(e.src, "small", "b.txt"), 70000)
+	writeRandom(t, filepath.Join(e.src, "medium.bin"), 7<<20)
+	writeRandom(t, filepath.Join(e.src, "big.bin"), 33<<20)
+	e.sync(0, "--part-size", "5M")
+	return "big.bin"
+}
+
+// newKey makes identity B and returns it with its key file.
+func newKey(t *testing.T) (*age.X25519Identity, string) {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "new-key.txt")
+	writeFile(t, path, []byte(id.String()+"\n"))
+	return id, path
+}
+
+// useKey makes id the env's key: restore, sync and assertAgeDecrypts use it.
+func (e *env) useKey(id *age.X25519Identity, keyFile string) {
+	e.identity, e.keyFile, e.recipient = id, keyFile, id.Recipient().String()
+}
+
+// ageOpens reports whether the stock age CLI opens the object at key with
+// the identities in keyFile.
+func (e *env) ageOpens(key, keyFile string) bool {
+	e.t.Helper()
+	body, _, err := e.store().Get(context.Background(), key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer body.Close()
+	cmd := exec.Command("age", "-d", "-i", keyFile, "-o", "/dev/null")
+	cmd.Stdin = body
+	return cmd.Run() == nil
+}
+
+// TestRekey is issue 14's first and second Done-when: rekey from A to B,
+// through a proxy that counts what is sent.
+func TestRekey(t *testing.T) {
+	requireAge(t)
+	e := newEnv(t)
+	big := rekeyTree(t, e)
+	oldKey := e.keyFile
+	bigKey := e.row(big).ObjectKey
+	newID, newKeyFile := newKey(t)
+
+	proxy := s3test.StartProxy(t, e.srv.Endpoint)
+	res := e.run("rekey", e.src, e.target, "-i", oldKey, "-r", newID.Recipient().String(),
+		"--part-size", "5M", "--endpoint", proxy.URL, "--catalog", e.catalog, "--json")
+	if res.code != 0 {
+		t.Fatalf("s3seal rekey: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	sums := events(t, res.stdout, "summary")
+	if len(sums) != 1 || sums[0]["rekeyed"] != float64(4) || sums[0]["failed"] != float64(0) {
+		t.Fatalf("rekey --json summary = %v; want 4 objects rekeyed, none failed", sums)
+	}
+
+	// The big file: its first part (a part and the header probe, with the
+	// new header) is all that goes up; the rest is copied by the server.
+	sent := proxy.BytesOf(s3test.OpUploadPart, bigKey) + proxy.BytesOf(s3test.OpPutObject, bigKey)
+	if limit := int64(rekeyPartSize + 64<<10 + 1024); sent > limit {
+		t.Errorf("rekey of the %d-byte %s sent %d bytes; want at most %d (its first part and header)", 33<<20, big, sent, limit)
+	}
+	if copied := sums[0]["bytes_copied"].(float64); copied < 25<<20 {
+		t.Errorf("summary bytes_copied = %v; want the big file's later parts, copied by the server", copied)
+	}
+	if got := int64(sums[0]["bytes_sent"].(float64)); got < sent {
+		t.Errorf("summary bytes_sent = %d; the proxy saw %d for %s alone", got, sent, big)
+	}
+
+	e.useKey(newID, newKeyFile)
+	for _, rel := range []string{"small/a.txt", "small/b.txt", "medium.bin", big} {
+		key := e.row(rel).ObjectKey
+		e.assertAgeDecrypts(key, rel)
+		if e.ageOpens(key, oldKey) {
+			t.Errorf("age -d -i OLD opens the rekeyed object of %s", rel)
+		}
+	}
+	assertSameTree(t, e.src, e.restore())
+	if sum := e.sync(0, "--part-size", "5M"); sum.Uploaded != 0 {
+		t.Errorf("sync after rekey uploaded %d files; want 0", sum.Uploaded)
+	}
+	if found, _ := e.audit(e.srv.Endpoint, 0); len(found) != 0 {
+		t.Errorf("audit after rekey found %v; want nothing", found)
+	}
+}
