@@ -8,6 +8,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/s3seal/s3seal/sync"
 	"github.com/s3seal/s3seal/sync/s3store/s3test"
 )
 
@@ -108,4 +109,97 @@ func TestRekey(t *testing.T) {
 	if found, _ := e.audit(e.srv.Endpoint, 0); len(found) != 0 {
 		t.Errorf("audit after rekey found %v; want nothing", found)
 	}
+}
+
+// TestRekeyPassphrase is issue 14's fourth Done-when: a passphrase change
+// moves nothing but the sealed key, and a target moves from passphrase
+// mode to recipients and back.
+func TestRekeyPassphrase(t *testing.T) {
+	requireAge(t)
+	e := newEnv(t)
+	writeRandom(t, filepath.Join(e.src, "a.txt"), 3000)
+	writeRandom(t, filepath.Join(e.src, "dir", "b.bin"), 300000)
+	dir := t.TempDir()
+	passFile := func(name, pass string) string {
+		path := filepath.Join(dir, name)
+		writeFile(t, path, []byte(pass+"\n"))
+		return path
+	}
+	first, second, third := passFile("1", "first passphrase"), passFile("2", "second passphrase"), passFile("3", "third passphrase")
+	common := []string{"--endpoint", e.srv.Endpoint, "--catalog", e.catalog, "--scrypt-work-factor", "10"}
+	mustRun := func(args ...string) result {
+		t.Helper()
+		res := e.run(args...)
+		if res.code != 0 {
+			t.Fatalf("s3seal %v: exit %d\nstdout:\n%s\nstderr:\n%s", args, res.code, res.stdout, res.stderr)
+		}
+		return res
+	}
+	restoreWith := func(keys ...string) (string, int) {
+		t.Helper()
+		dest := filepath.Join(t.TempDir(), "restored")
+		res := e.run(append([]string{"restore", e.target, dest, "--endpoint", e.srv.Endpoint}, keys...)...)
+		return dest, res.code
+	}
+	mustRun(append([]string{"sync", e.src, e.target, "-S", "--passphrase-file", first, "--json"}, common...)...)
+	before := e.objects()
+
+	// Passphrase change: only the sealed key is written again.
+	mustRun(append([]string{"rekey", e.src, e.target, "--passphrase-file", first, "-S", "--new-passphrase-file", second}, common...)...)
+	if after := e.objects(); !sameObjects(before, after) {
+		t.Errorf("a passphrase change rewrote file objects: before %v, after %v", before, after)
+	}
+	if _, code := restoreWith("--passphrase-file", first); code == 0 {
+		t.Errorf("restore with the old passphrase succeeded after the change")
+	}
+	dest, code := restoreWith("--passphrase-file", second)
+	if code != 0 {
+		t.Fatalf("restore with the new passphrase: exit %d", code)
+	}
+	assertSameTree(t, e.src, dest)
+
+	// Passphrase mode to recipient B.
+	newID, newKeyFile := newKey(t)
+	mustRun(append([]string{"rekey", e.src, e.target, "--passphrase-file", second, "-r", newID.Recipient().String()}, common...)...)
+	e.useKey(newID, newKeyFile)
+	for _, rel := range []string{"a.txt", "dir/b.bin"} {
+		e.assertAgeDecrypts(e.row(rel).ObjectKey, rel)
+	}
+	if _, code := restoreWith("--passphrase-file", second); code == 0 {
+		t.Errorf("restore with the passphrase succeeded after moving to recipients")
+	}
+	assertSameTree(t, e.src, e.restore())
+	if sum := e.sync(0); sum.Uploaded != 0 {
+		t.Errorf("sync to B after the move uploaded %d files; want 0", sum.Uploaded)
+	}
+
+	// And back to passphrase mode, with a new target identity.
+	mustRun(append([]string{"rekey", e.src, e.target, "-i", newKeyFile, "-S", "--new-passphrase-file", third}, common...)...)
+	for _, rel := range []string{"a.txt", "dir/b.bin"} {
+		if e.ageOpens(e.row(rel).ObjectKey, newKeyFile) {
+			t.Errorf("age -d -i B opens %s after the move to passphrase mode", rel)
+		}
+	}
+	dest, code = restoreWith("--passphrase-file", third)
+	if code != 0 {
+		t.Fatalf("restore with the third passphrase: exit %d", code)
+	}
+	assertSameTree(t, e.src, dest)
+	res := mustRun(append([]string{"sync", e.src, e.target, "-S", "--passphrase-file", third, "--json"}, common...)...)
+	if sum := parseSummary(t, res.stdout); sum.Uploaded != 0 {
+		t.Errorf("sync in passphrase mode after the move uploaded %d files; want 0", sum.Uploaded)
+	}
+}
+
+// sameObjects reports whether two listings name the same keys and ETags.
+func sameObjects(a, b []sync.Object) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || a[i].ETag != b[i].ETag {
+			return false
+		}
+	}
+	return true
 }
