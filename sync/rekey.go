@@ -23,6 +23,11 @@ const headerProbe = 64 << 10
 // hex(SHA-256(new header)).
 const rekeyPrefix = "rekey:"
 
+// rekeyUploadPrefix starts the catalog setting that names the multipart
+// upload a rekey of an object has open: "rekey-upload:" + key -> upload ID.
+// A run killed mid-rebuild leaves it, and the next run aborts the upload.
+const rekeyUploadPrefix = "rekey-upload:"
+
 // RekeyOptions are the inputs of Rekey.
 type RekeyOptions struct {
 	Prefix     string
@@ -144,6 +149,9 @@ func rekeyObject(ctx context.Context, db *catalog.DB, b Bucket, o *RekeyOptions,
 		}
 		return "rekeyed", nil
 	}
+	if err := abortLeftover(ctx, db, b, obj.Key, sum); err != nil {
+		return "", err
+	}
 	probe, err := getRange(ctx, b, obj, 0, min(obj.Size, headerProbe), sum)
 	if err != nil {
 		return "", err
@@ -186,7 +194,7 @@ func rekeyObject(ctx context.Context, db *catalog.DB, b Bucket, o *RekeyOptions,
 		if _, err := b.Put(ctx, obj.Key, body, PutOptions{}); err != nil {
 			return "", err
 		}
-	} else if err := rebuild(ctx, b, obj, body, firstLen, o.PartSize, sum); err != nil {
+	} else if err := rebuild(ctx, db, b, obj, body, firstLen, o.PartSize, sum); err != nil {
 		return "", err
 	}
 	return "rekeyed", recordRekeyed(ctx, db, b, row, obj.Key, sum)
@@ -195,17 +203,25 @@ func rekeyObject(ctx context.Context, db *catalog.DB, b Bucket, o *RekeyOptions,
 // rebuild replaces obj by a multipart object: first (the new header and the
 // start of the payload) as part 1, then the old object's bytes from offset
 // skip on, copied by the server in parts of partSize.
-func rebuild(ctx context.Context, b Bucket, obj Object, first []byte, skip, partSize int64, sum *RekeySummary) (err error) {
+func rebuild(ctx context.Context, db *catalog.DB, b Bucket, obj Object, first []byte, skip, partSize int64, sum *RekeySummary) (err error) {
 	sum.Requests++
 	uploadID, err := b.CreateMultipart(ctx, obj.Key, PutOptions{})
 	if err != nil {
 		return err
 	}
+	if err := db.SetSetting(rekeyUploadPrefix+obj.Key, []byte(uploadID)); err != nil {
+		return err
+	}
 	defer func() {
 		if err != nil {
-			// Best effort: the old object is still in place, and a leftover
-			// upload is aborted by a later sync (--abort-uploads-after).
-			_ = b.AbortMultipart(context.WithoutCancel(ctx), obj.Key, uploadID)
+			// Best effort: the old object is still in place, and the next
+			// rekey aborts an upload this one could not.
+			if b.AbortMultipart(context.WithoutCancel(ctx), obj.Key, uploadID) != nil {
+				return
+			}
+		}
+		if dropErr := db.DeleteSetting(rekeyUploadPrefix + obj.Key); err == nil {
+			err = dropErr
 		}
 	}()
 	sum.Requests++
@@ -228,6 +244,20 @@ func rebuild(ctx context.Context, b Bucket, obj Object, first []byte, skip, part
 	sum.Requests++
 	_, err = b.CompleteMultipart(ctx, obj.Key, uploadID, parts)
 	return err
+}
+
+// abortLeftover aborts the multipart upload an interrupted rekey of key
+// left open, if any.
+func abortLeftover(ctx context.Context, db *catalog.DB, b Bucket, key string, sum *RekeySummary) error {
+	uploadID, ok, err := db.Setting(rekeyUploadPrefix + key)
+	if err != nil || !ok {
+		return err
+	}
+	sum.Requests++
+	if err := b.AbortMultipart(ctx, key, string(uploadID)); err != nil && !errors.Is(err, ErrNoSuchUpload) {
+		return err
+	}
+	return db.DeleteSetting(rekeyUploadPrefix + key)
 }
 
 // recordRekeyed gives row the ETag, version and size the bucket now has
