@@ -73,6 +73,19 @@ func TestRekey(t *testing.T) {
 	bigKey := e.row(big).ObjectKey
 	newID, newKeyFile := newKey(t)
 
+	before := e.objects()
+	dry := e.run("rekey", e.src, e.target, "-i", oldKey, "-r", newID.Recipient().String(),
+		"--part-size", "5M", "--endpoint", e.srv.Endpoint, "--catalog", e.catalog, "--json", "--dry-run")
+	if dry.code != 0 {
+		t.Fatalf("s3seal rekey --dry-run: exit %d\nstderr:\n%s", dry.code, dry.stderr)
+	}
+	if sums := events(t, dry.stdout, "summary"); len(sums) != 1 || sums[0]["rekeyed"] != float64(4) || sums[0]["bytes_sent"].(float64) > 20<<20 {
+		t.Errorf("rekey --dry-run summary = %v; want 4 objects to rekey and under 20 MiB to send", sums)
+	}
+	if after := e.objects(); !sameObjects(before, after) {
+		t.Errorf("rekey --dry-run changed the bucket: before %v, after %v", before, after)
+	}
+
 	proxy := s3test.StartProxy(t, e.srv.Endpoint)
 	res := e.run("rekey", e.src, e.target, "-i", oldKey, "-r", newID.Recipient().String(),
 		"--part-size", "5M", "--endpoint", proxy.URL, "--catalog", e.catalog, "--json")
