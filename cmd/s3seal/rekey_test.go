@@ -245,12 +245,18 @@ func TestRekeyKilled(t *testing.T) {
 			c := exec.Command(binary, append(args, "--endpoint", proxy.URL)...)
 			c.Env = e.environ()
 			var seen atomic.Int32
+			started := make(chan struct{}) // closed once c.Process is set
 			proxy.OnDone(func(r *s3test.Request) {
 				if r.Op == point.op && int(seen.Add(1)) == point.n {
+					<-started
 					c.Process.Signal(syscall.SIGKILL)
 				}
 			})
-			if err := c.Run(); err == nil || c.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			close(started)
+			if err := c.Wait(); err == nil || c.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("rekey was not killed at %s #%d: %v", point.op, point.n, err)
 			}
 			proxy.SetDown(true)
