@@ -319,3 +319,22 @@ func (db *DB) SetSetting(key string, value []byte) error {
 	}
 	return nil
 }
+
+// DeleteSetting removes the setting key; a missing one is not an error.
+func (db *DB) DeleteSetting(key string) error {
+	tx, err := db.sql.Begin()
+	if err == nil {
+		defer tx.Rollback()
+		_, err = tx.Exec("DELETE FROM settings WHERE key = ?", key)
+	}
+	if err == nil {
+		_, err = tx.Exec(bumpGeneration)
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		return fmt.Errorf("delete setting %q from catalog %s: %w", key, db.path, err)
+	}
+	return nil
+}

@@ -122,6 +122,18 @@ type Copier interface {
 	Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions) (Object, error)
 }
 
+// RangeCopier reads and copies byte ranges of objects, so that the server
+// can build an object from most of another one (rekey).
+type RangeCopier interface {
+	// GetRange returns n bytes of key from offset off (fewer at the end of
+	// the object) as long as key's ETag is etag; one that changed is an
+	// error.
+	GetRange(ctx context.Context, key, etag string, off, n int64) ([]byte, error)
+	// UploadPartCopy makes the bytes [off, off+n) of srcKey, as long as its
+	// ETag is srcETag, part number of the upload of key.
+	UploadPartCopy(ctx context.Context, key, uploadID string, number int32, srcKey, srcETag string, off, n int64) (Part, error)
+}
+
 // UploadLister lists unfinished multipart uploads.
 type UploadLister interface {
 	// Uploads returns the unfinished uploads of keys starting with prefix.
@@ -148,6 +160,9 @@ type Bucket struct {
 	BucketCreator
 	// History reads versions; nil for a store that keeps none.
 	History History
+	// Ranges reads and copies ranges; nil for a store that cannot
+	// (rekey needs it).
+	Ranges RangeCopier
 }
 
 // url is the s3:// address of prefix in the bucket, for messages.

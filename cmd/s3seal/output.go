@@ -296,3 +296,23 @@ func size(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+func (p *printer) rekeySummary(s sync.RekeySummary, d time.Duration) {
+	p.finish()
+	if p.opts.json {
+		p.writeJSON(map[string]any{"type": "summary", "objects": s.Objects, "rekeyed": s.Rekeyed,
+			"already": s.Already, "skipped": s.Skipped, "failed": s.Failed, "bytes_sent": s.Sent,
+			"bytes_copied": s.Copied, "bytes_read": s.Read, "requests": s.Requests,
+			"seconds": d.Seconds(), "dry_run": p.dryRun})
+		return
+	}
+	if p.opts.quiet {
+		return
+	}
+	verb := "rekeyed"
+	if p.dryRun {
+		verb = "to rekey"
+	}
+	fmt.Fprintf(p.stderr, "s3seal: %d objects: %d %s, %d already, %d skipped, %d failed; %s sent, %s copied on the server, %s read, %d requests, in %s\n",
+		s.Objects, s.Rekeyed, verb, s.Already, s.Skipped, s.Failed, size(s.Sent), size(s.Copied), size(s.Read), s.Requests, d.Round(time.Millisecond))
+}

@@ -26,7 +26,7 @@ ETag of its ciphertext, so only changed files are uploaded.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return flagError(err) })
-	root.AddCommand(newSyncCommand(), newRestoreCommand(), newHistoryCommand(), newAuditCommand(), newCatalogCommand(), newTargetCommand(), newConfigCommand(), newPolicyCommand(), newVersionCommand(),
+	root.AddCommand(newSyncCommand(), newRekeyCommand(), newRestoreCommand(), newHistoryCommand(), newAuditCommand(), newCatalogCommand(), newTargetCommand(), newConfigCommand(), newPolicyCommand(), newVersionCommand(),
 		newReferenceCommand())
 	root.SetUsageTemplate(root.UsageTemplate() + "\n" + exitCodesHelp)
 	return root

@@ -35,12 +35,14 @@ const (
 	OpAbortMultipart    Op = "AbortMultipart"
 	OpUploads           Op = "Uploads"
 	OpCreateBucket      Op = "CreateBucket"
+	OpGetRange          Op = "GetRange"
+	OpUploadPartCopy    Op = "UploadPartCopy"
 )
 
 // Writes reports whether op can change what the bucket holds.
 func (op Op) Writes() bool {
 	switch op {
-	case OpList, OpHead, OpGet, OpListParts, OpUploads:
+	case OpList, OpHead, OpGet, OpListParts, OpUploads, OpGetRange:
 		return false
 	}
 	return true
@@ -106,7 +108,7 @@ func New(name string) *Store {
 
 // Bucket returns the store as the engine takes it.
 func (s *Store) Bucket() sync.Bucket {
-	return sync.Bucket{Name: s.name, Objects: s, Multipart: s, Copier: s, UploadLister: s, BucketCreator: s}
+	return sync.Bucket{Name: s.name, Objects: s, Multipart: s, Copier: s, UploadLister: s, BucketCreator: s, Ranges: s}
 }
 
 // Exists reports whether the bucket exists.
@@ -268,6 +270,55 @@ func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts sync.PutOp
 	o := object{body: src.body, etag: md5Hex(src.body), class: opts.StorageClass, modified: time.Now()}
 	s.objects[dstKey] = o
 	return o.describe(dstKey), nil
+}
+
+// errChanged fails a range operation whose object's ETag is not the one
+// given, as S3's If-Match does (412 PreconditionFailed).
+var errChanged = errors.New("precondition failed: the object's ETag is not the one given")
+
+// rangeOf returns the bytes [off, off+n) of key's body (fewer at its end)
+// if its ETag is etag; call it with s.mu held.
+func (s *Store) rangeOf(op Op, key, etag string, off, n int64) ([]byte, error) {
+	o, ok := s.objects[key]
+	switch {
+	case !ok:
+		return nil, s.errorf(op, key, sync.ErrNotFound)
+	case o.etag != etag:
+		return nil, s.errorf(op, key, errChanged)
+	case off < 0 || n < 1 || off >= int64(len(o.body)):
+		return nil, s.errorf(op, key, fmt.Errorf("range %d+%d is not inside the object's %d bytes", off, n, len(o.body)))
+	}
+	return o.body[off:min(off+n, int64(len(o.body)))], nil
+}
+
+// GetRange returns a copy of n bytes of key from offset off, if key's ETag
+// is etag.
+func (s *Store) GetRange(ctx context.Context, key, etag string, off, n int64) ([]byte, error) {
+	if err := s.start(ctx, OpGetRange, key, 0); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	body, err := s.rangeOf(OpGetRange, key, etag, off, n)
+	return bytes.Clone(body), err
+}
+
+// UploadPartCopy stores the bytes [off, off+n) of srcKey, if its ETag is
+// srcETag, as part number of the upload of key.
+func (s *Store) UploadPartCopy(ctx context.Context, key, uploadID string, number int32, srcKey, srcETag string, off, n int64) (sync.Part, error) {
+	if err := s.start(ctx, OpUploadPartCopy, key, number); err != nil {
+		return sync.Part{}, err
+	}
+	defer s.mu.Unlock()
+	up, err := s.upload(OpUploadPartCopy, key, uploadID)
+	if err != nil {
+		return sync.Part{}, err
+	}
+	body, err := s.rangeOf(OpUploadPartCopy, srcKey, srcETag, off, n)
+	if err != nil {
+		return sync.Part{}, err
+	}
+	up.parts[number] = body // object bodies are never written: sharing is safe
+	return sync.Part{Number: number, ETag: md5Hex(body), Size: int64(len(body))}, nil
 }
 
 // CreateMultipart starts an upload of key and returns its ID.

@@ -3,6 +3,7 @@ package s3store
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -111,4 +112,45 @@ func (s *Store) copySource(key string) string {
 func isUnreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '_' || c == '.' || c == '~'
+}
+
+// GetRange returns n bytes of key from offset off (fewer at the end), with
+// If-Match on etag so that a changed object is an error, not mixed bytes.
+func (s *Store) GetRange(ctx context.Context, key, etag string, off, n int64) ([]byte, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket:  aws.String(s.bucket),
+		Key:     aws.String(key),
+		Range:   aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1)),
+		IfMatch: aws.String(`"` + etag + `"`),
+	})
+	if err != nil {
+		return nil, s.wrap("get range of", key, err, sync.ErrNotFound)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(out.Body, n))
+	if err != nil {
+		return nil, s.wrap("get range of", key, err, sync.ErrNotFound)
+	}
+	return body, nil
+}
+
+// UploadPartCopy makes the bytes [off, off+n) of srcKey, with
+// x-amz-copy-source-if-match on srcETag, part number of the upload of key.
+func (s *Store) UploadPartCopy(ctx context.Context, key, uploadID string, number int32, srcKey, srcETag string, off, n int64) (sync.Part, error) {
+	out, err := s.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+		Bucket:            aws.String(s.bucket),
+		Key:               aws.String(key),
+		UploadId:          aws.String(uploadID),
+		PartNumber:        aws.Int32(number),
+		CopySource:        aws.String(s.copySource(srcKey)),
+		CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1)),
+		CopySourceIfMatch: aws.String(`"` + srcETag + `"`),
+	})
+	if err != nil {
+		return sync.Part{}, s.wrap(fmt.Sprintf("copy part %d of %s to", number, s.address(srcKey)), key, err, sync.ErrNotFound)
+	}
+	if out.CopyPartResult == nil {
+		return sync.Part{}, s.newError("copy "+s.address(srcKey)+" to", key, nil, "response has no copy part result")
+	}
+	return sync.Part{Number: number, ETag: unquote(aws.ToString(out.CopyPartResult.ETag)), Size: n}, nil
 }
