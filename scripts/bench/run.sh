@@ -14,7 +14,8 @@
 #                       (default 3; the report gives the median and range)
 #   S3SEAL_BENCH_KEEPALIVE  1 (default): the gateway keeps connections alive,
 #                       as S3 does; 0: its own default, a new connection per
-#                       request
+#                       request. W1 also runs (s3seal and aws) in the other
+#                       mode, as W1-keepalive-0 (or -1).
 #   S3SEAL_BENCH_WAN    1 (default): also run the WAN workloads through
 #                       scripts/bench/wanproxy (S3SEAL_BENCH_WAN_DELAY one
 #                       way, default 10ms; S3SEAL_BENCH_WAN_RATE up and down,
@@ -197,6 +198,21 @@ if [[ "$only" != scale ]]; then
 		for tool in s3seal "${peers[@]}"; do run "$tool" W1 "$work/data/w1" "w1-$rep"; done
 	done
 	for tool in s3seal "${peers[@]}"; do restore "$tool" W1-restore "$work/data/w1" "w1-$reps"; done
+	if [[ " ${peers[*]} " == *" aws "* ]]; then
+		# W1 once more with the gateway in the other connection mode (a new
+		# connection per request, or kept alive), s3seal and aws only.
+		other=$((1 - keepalive))
+		echo "== W1 with the gateway's keep-alive $([[ "$other" == 0 ]] && echo off || echo on)"
+		gw stop >/dev/null
+		keepalive="$other"
+		gw start >/dev/null
+		for rep in $(seq "$reps"); do
+			for tool in s3seal aws; do run "$tool" "W1-keepalive-$other" "$work/data/w1" "w1-ka$other-$rep"; done
+		done
+		keepalive=$((1 - other))
+		gw stop >/dev/null
+		gw start >/dev/null
+	fi
 
 	echo "== W2: 20,000 files of 1-16 KiB"
 	gen small "$work/data/w2" 20000 "$seed"
