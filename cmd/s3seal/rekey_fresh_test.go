@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/s3seal/s3seal/cipher"
@@ -136,5 +138,31 @@ func TestRekeyNewFileKeysKilled(t *testing.T) {
 		t.Run(point.String(), func(t *testing.T) {
 			rekeyKilled(t, point, "--new-file-keys")
 		})
+	}
+}
+
+// TestRekeyNewFileKeysStayInPassphraseMode: --new-file-keys from
+// passphrase mode to passphrase mode is refused with a hint before
+// anything moves (it would need a new target identity while the old one
+// still opens the objects not yet done).
+func TestRekeyNewFileKeysStayInPassphraseMode(t *testing.T) {
+	e := newEnv(t)
+	writeRandom(t, filepath.Join(e.src, "a.txt"), 3000)
+	dir := t.TempDir()
+	oldPass, newPass := filepath.Join(dir, "old"), filepath.Join(dir, "new")
+	writeFile(t, oldPass, []byte("old passphrase\n"))
+	writeFile(t, newPass, []byte("new passphrase\n"))
+	common := []string{"--endpoint", e.srv.Endpoint, "--catalog", e.catalog, "--scrypt-work-factor", "10"}
+	if res := e.run(append([]string{"sync", e.src, e.target, "-S", "--passphrase-file", oldPass}, common...)...); res.code != 0 {
+		t.Fatalf("s3seal sync -S: exit %d\nstderr:\n%s", res.code, res.stderr)
+	}
+	before := e.objects()
+	res := e.run(append([]string{"rekey", e.src, e.target, "--passphrase-file", oldPass, "-S",
+		"--new-passphrase-file", newPass, "--new-file-keys"}, common...)...)
+	if res.code != exitUsage || !strings.Contains(res.stderr, "s3seal: hint: run it to a recipient") {
+		t.Errorf("rekey -S --new-file-keys in passphrase mode: exit %d, stderr:\n%s\nwant exit %d and a hint", res.code, res.stderr, exitUsage)
+	}
+	if after := e.objects(); !sameObjects(before, after) {
+		t.Errorf("the refused rekey changed the bucket: before %v, after %v", before, after)
 	}
 }
