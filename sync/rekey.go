@@ -36,14 +36,20 @@ type RekeyOptions struct {
 	KeysID     string          // identifies Recipients (see UpdateMirror)
 	PartSize   int64           // of the multipart rebuild; at least 5 MiB
 	DryRun     bool
+	// NewFileKeys encrypts every object again under a fresh file key
+	// instead of rewrapping the old one: each object is downloaded in
+	// full, its plaintext verified against the catalog, and uploaded in
+	// full (see reencrypt).
+	NewFileKeys bool
 	// Report receives a done, skip or fail event per object (Path is the
 	// catalog path) and a fail event for a mirror that could not be pushed.
 	Report func(Event)
 }
 
 // RekeySummary counts what a rekey did, or with DryRun would do. Sent is
-// the bytes uploaded (new headers, first parts, small objects), Copied the
-// bytes the server copied from the old objects, Read the bytes downloaded.
+// the bytes uploaded (new headers, first parts, small objects; with
+// NewFileKeys every object in full), Copied the bytes the server copied
+// from the old objects, Read the bytes downloaded.
 type RekeySummary struct {
 	Objects  int   `json:"objects"`
 	Rekeyed  int   `json:"rekeyed"`
@@ -67,6 +73,10 @@ type RekeySummary struct {
 // catalog first, so an interrupted rekey run again recognises the objects
 // it finished. Rows get the new ETag, VersionID and size, and the catalog
 // mirror is pushed again, encrypted to the new recipients.
+//
+// With opts.NewFileKeys each object is instead encrypted again under a
+// fresh file key (see reencrypt), with the same atomic replacement and
+// the same record of progress.
 //
 // An object whose ETag is not the one recorded is skipped (sync uploads it
 // again); one the identities cannot open fails, and the run goes on.
@@ -143,6 +153,9 @@ func rekeyObject(ctx context.Context, db *catalog.DB, b Bucket, o *RekeyOptions,
 		if row.ETag != obj.ETag {
 			return "remote-changed", nil
 		}
+		if o.NewFileKeys {
+			return "rekeyed", planReencrypt(row, obj, sum)
+		}
 		sum.Sent += min(obj.Size, firstLen)
 		if !whole {
 			sum.Copied += obj.Size - firstLen
@@ -165,11 +178,17 @@ func rekeyObject(ctx context.Context, db *catalog.DB, b Bucket, o *RekeyOptions,
 	if err != nil {
 		return "", err
 	}
-	if string(planned) == rekeyMark(o.KeysID, probe[:current]) {
+	if string(planned) == rekeyMark(o.markKeys(), probe[:current]) {
 		return "already", recordRekeyed(ctx, db, b, row, obj.Key, sum)
 	}
 	if row.ETag != obj.ETag {
 		return "remote-changed", nil
+	}
+	if o.NewFileKeys {
+		if err := reencrypt(ctx, db, b, o, row, obj, sum); err != nil {
+			return "", err
+		}
+		return "rekeyed", recordRekeyed(ctx, db, b, row, obj.Key, sum)
 	}
 	first, n := probe, firstLen
 	if whole {
@@ -184,7 +203,7 @@ func rekeyObject(ctx context.Context, db *catalog.DB, b Bucket, o *RekeyOptions,
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", obj.Key, err)
 	}
-	if err := db.SetSetting(setting, []byte(rekeyMark(o.KeysID, header))); err != nil {
+	if err := db.SetSetting(setting, []byte(rekeyMark(o.markKeys(), header))); err != nil {
 		return "", err
 	}
 	body := append(header, first[oldLen:]...)
@@ -203,47 +222,56 @@ func rekeyObject(ctx context.Context, db *catalog.DB, b Bucket, o *RekeyOptions,
 // rebuild replaces obj by a multipart object: first (the new header and the
 // start of the payload) as part 1, then the old object's bytes from offset
 // skip on, copied by the server in parts of partSize.
-func rebuild(ctx context.Context, db *catalog.DB, b Bucket, obj Object, first []byte, skip, partSize int64, sum *RekeySummary) (err error) {
+func rebuild(ctx context.Context, db *catalog.DB, b Bucket, obj Object, first []byte, skip, partSize int64, sum *RekeySummary) error {
+	return inUpload(ctx, db, b, obj.Key, sum, func(uploadID string) error {
+		sum.Requests++
+		sum.Sent += int64(len(first))
+		part, err := b.UploadPart(ctx, obj.Key, uploadID, 1, first)
+		if err != nil {
+			return err
+		}
+		parts := []Part{part}
+		for off, number := skip, int32(2); off < obj.Size; off, number = off+partSize, number+1 {
+			n := min(partSize, obj.Size-off)
+			sum.Requests++
+			part, err := b.Ranges.UploadPartCopy(ctx, obj.Key, uploadID, number, obj.Key, obj.ETag, off, n)
+			if err != nil {
+				return err
+			}
+			sum.Copied += n
+			parts = append(parts, part)
+		}
+		sum.Requests++
+		_, err = b.CompleteMultipart(ctx, obj.Key, uploadID, parts)
+		return err
+	})
+}
+
+// inUpload creates a multipart upload of key, records it in the catalog
+// while it is open and calls send with its ID; send completes it. If send
+// fails the upload is aborted.
+func inUpload(ctx context.Context, db *catalog.DB, b Bucket, key string, sum *RekeySummary, send func(uploadID string) error) (err error) {
 	sum.Requests++
-	uploadID, err := b.CreateMultipart(ctx, obj.Key, PutOptions{})
+	uploadID, err := b.CreateMultipart(ctx, key, PutOptions{})
 	if err != nil {
 		return err
 	}
-	if err := db.SetSetting(rekeyUploadPrefix+obj.Key, []byte(uploadID)); err != nil {
+	if err := db.SetSetting(rekeyUploadPrefix+key, []byte(uploadID)); err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			// Best effort: the old object is still in place, and the next
 			// rekey aborts an upload this one could not.
-			if b.AbortMultipart(context.WithoutCancel(ctx), obj.Key, uploadID) != nil {
+			if b.AbortMultipart(context.WithoutCancel(ctx), key, uploadID) != nil {
 				return
 			}
 		}
-		if dropErr := db.DeleteSetting(rekeyUploadPrefix + obj.Key); err == nil {
+		if dropErr := db.DeleteSetting(rekeyUploadPrefix + key); err == nil {
 			err = dropErr
 		}
 	}()
-	sum.Requests++
-	sum.Sent += int64(len(first))
-	part, err := b.UploadPart(ctx, obj.Key, uploadID, 1, first)
-	if err != nil {
-		return err
-	}
-	parts := []Part{part}
-	for off, number := skip, int32(2); off < obj.Size; off, number = off+partSize, number+1 {
-		n := min(partSize, obj.Size-off)
-		sum.Requests++
-		part, err := b.Ranges.UploadPartCopy(ctx, obj.Key, uploadID, number, obj.Key, obj.ETag, off, n)
-		if err != nil {
-			return err
-		}
-		sum.Copied += n
-		parts = append(parts, part)
-	}
-	sum.Requests++
-	_, err = b.CompleteMultipart(ctx, obj.Key, uploadID, parts)
-	return err
+	return send(uploadID)
 }
 
 // abortLeftover aborts the multipart upload an interrupted rekey of key
@@ -283,6 +311,16 @@ func getRange(ctx context.Context, b Bucket, obj Object, off, n int64, sum *Reke
 		err = fmt.Errorf("get range of %s: got %d bytes, want %d", obj.Key, len(body), n)
 	}
 	return body, err
+}
+
+// markKeys names, in the catalog's record of a header, the keys and the
+// kind of rekey that wrote it, so that a rekey with new file keys never
+// takes an object a header-only rekey to the same keys wrote for done.
+func (o *RekeyOptions) markKeys() string {
+	if o.NewFileKeys {
+		return o.KeysID + " new-file-keys"
+	}
+	return o.KeysID
 }
 
 // rekeyMark is the catalog's record of the header a rekey to keysID writes.

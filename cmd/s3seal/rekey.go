@@ -22,6 +22,7 @@ type rekeyOptions struct {
 	out               outputOptions
 	catalogPath       string
 	dryRun            bool
+	newFileKeys       bool
 	partSize          sizeValue
 	newPassphraseFile string
 }
@@ -45,10 +46,18 @@ passphrase mode with the new passphrase from S3SEAL_NEW_PASSPHRASE,
 only the target identity is sealed again with the new passphrase: nothing
 else moves.
 
+With --new-file-keys every object is instead downloaded, decrypted, checked
+against the catalog's hashes of its plaintext and encrypted again under a
+fresh file key, then uploaded in full: a removed key that had read the old
+objects (and kept their file keys) cannot open the new ones. It costs a full
+download and upload of the target.
+
 An interrupted rekey continues where it stopped when run again. Rekey does
-not take back what a removed key could already read: see docs/SECURITY.md.`,
+not take back what a removed key could already read, nor old versions a
+versioned bucket keeps: see docs/SECURITY.md.`,
 		Example: `  s3seal rekey ~/archive s3://my-bucket/archive -i old.txt -r age1new...
   s3seal rekey ~/archive s3://my-bucket/archive -i old.txt -R recipients.txt --dry-run
+  s3seal rekey ~/archive s3://my-bucket/archive -i old.txt -r age1new... --new-file-keys
   s3seal rekey ~/archive s3://my-bucket/archive --passphrase-file old.pass -S --new-passphrase-file new.pass
   s3seal rekey ~/archive s3://my-bucket/archive -i old.txt -S`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -74,6 +83,7 @@ not take back what a removed key could already read: see docs/SECURITY.md.`,
 	o.out.addFlags(fs)
 	fs.StringVar(&o.catalogPath, "catalog", "", "catalog `FILE` (default: the one of SRC and the target)")
 	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print how many objects would be rekeyed and the bytes that would cross the network; change nothing")
+	fs.BoolVar(&o.newFileKeys, "new-file-keys", false, "encrypt every object again under a fresh file key: download and upload it in full (revokes what a removed key could read)")
 	o.partSize = sync.DefaultPartSize
 	fs.Var(&o.partSize, "part-size", "part `SIZE` of the rebuilt objects: 16M, 64M (at least 5M)")
 	return cmd
@@ -118,6 +128,12 @@ func runRekey(ctx context.Context, o *rekeyOptions, src, dst string) error {
 	if err != nil {
 		return err
 	}
+	if fromPassphrase && o.keys.symmetric && o.newFileKeys {
+		// The new file keys would need a new target identity, and the
+		// sealed copy of the old one opens the objects not yet done.
+		return withHint(usagef("--new-file-keys cannot stay in passphrase mode in one run"),
+			"run it to a recipient (-r age1...), then rekey from that identity to -S")
+	}
 	if fromPassphrase && o.keys.symmetric {
 		if o.dryRun {
 			return nil // nothing but the sealed key would change
@@ -136,7 +152,7 @@ func runRekey(ctx context.Context, o *rekeyOptions, src, dst string) error {
 	start := time.Now()
 	sum, err := sync.Rekey(ctx, db, st, sync.RekeyOptions{
 		Prefix: t.Prefix, Identities: oldIDs, Recipients: recipients, KeysID: id,
-		PartSize: int64(o.partSize), DryRun: o.dryRun, Report: out.event,
+		PartSize: int64(o.partSize), DryRun: o.dryRun, NewFileKeys: o.newFileKeys, Report: out.event,
 	})
 	out.rekeySummary(sum, time.Since(start))
 	if err != nil {

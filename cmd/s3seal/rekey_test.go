@@ -220,75 +220,111 @@ func sameObjects(a, b []sync.Object) bool {
 	return true
 }
 
+// killPoint is where a test kills the rekey: when the n-th request of op
+// is done or, with bytes, once the proxy has received that many request
+// body bytes (in the middle of a request).
+type killPoint struct {
+	op    s3test.Op
+	n     int
+	bytes int64
+}
+
+func (p killPoint) String() string {
+	if p.bytes > 0 {
+		return fmt.Sprintf("byte-%d", p.bytes)
+	}
+	return fmt.Sprintf("%s-%d", p.op, p.n)
+}
+
 // TestRekeyKilled is issue 14's third Done-when: a rekey killed at chosen
 // requests leaves every object openable by the old or the new key, and a
 // second run finishes the job.
 func TestRekeyKilled(t *testing.T) {
 	requireAge(t)
-	for _, point := range []struct {
-		op s3test.Op
-		n  int // kill when the n-th request of op is done
-	}{
-		{s3test.OpUploadPart, 3},     // the big file half rebuilt
-		{s3test.OpCompleteUpload, 1}, // the big file replaced, not yet recorded
-		{s3test.OpPutObject, 1},      // a small file replaced
+	for _, point := range []killPoint{
+		{op: s3test.OpUploadPart, n: 3},     // the big file half rebuilt
+		{op: s3test.OpCompleteUpload, n: 1}, // the big file replaced, not yet recorded
+		{op: s3test.OpPutObject, n: 1},      // a small file replaced
 	} {
-		t.Run(fmt.Sprintf("%s-%d", point.op, point.n), func(t *testing.T) {
-			e := newEnv(t)
-			rekeyTree(t, e)
-			oldKey := e.keyFile
-			newID, newKeyFile := newKey(t)
-			args := []string{"rekey", e.src, e.target, "-i", oldKey, "-r", newID.Recipient().String(),
-				"--part-size", "5M", "--catalog", e.catalog, "--json"}
+		t.Run(point.String(), func(t *testing.T) {
+			rekeyKilled(t, point)
+		})
+	}
+}
 
-			proxy := s3test.StartProxy(t, e.srv.Endpoint)
-			c := exec.Command(binary, append(args, "--endpoint", proxy.URL)...)
-			c.Env = e.environ()
-			var seen atomic.Int32
-			started := make(chan struct{}) // closed once c.Process is set
-			proxy.OnDone(func(r *s3test.Request) {
-				if r.Op == point.op && int(seen.Add(1)) == point.n {
-					<-started
-					c.Process.Signal(syscall.SIGKILL)
-				}
-			})
-			if err := c.Start(); err != nil {
-				t.Fatal(err)
-			}
-			close(started)
-			if err := c.Wait(); err == nil || c.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("rekey was not killed at %s #%d: %v", point.op, point.n, err)
-			}
-			proxy.SetDown(true)
-			var rekeyed int
-			for _, obj := range e.objects() {
-				switch {
-				case e.ageOpens(obj.Key, newKeyFile):
-					rekeyed++
-				case !e.ageOpens(obj.Key, oldKey):
-					t.Errorf("after the kill, %s opens with neither the old key nor the new one", obj.Key)
-				}
-			}
-			t.Logf("killed at %s #%d: %d objects already rekeyed", point.op, point.n, rekeyed)
+// rekeyKilled runs a rekey with the extra flags, kills it at point, checks
+// that every object opens with the old key or the new one, runs it again
+// and checks that every object opens with the new key only, and that sync
+// and audit find nothing to do.
+func rekeyKilled(t *testing.T, point killPoint, extra ...string) {
+	t.Helper()
+	e := newEnv(t)
+	rekeyTree(t, e)
+	oldKey := e.keyFile
+	newID, newKeyFile := newKey(t)
+	args := append([]string{"rekey", e.src, e.target, "-i", oldKey, "-r", newID.Recipient().String(),
+		"--part-size", "5M", "--catalog", e.catalog, "--json"}, extra...)
 
-			res := e.run(append(args, "--endpoint", e.srv.Endpoint)...)
-			if res.code != 0 {
-				t.Fatalf("second rekey: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
-			}
-			e.useKey(newID, newKeyFile)
-			for _, rel := range []string{"small/a.txt", "small/b.txt", "medium.bin", "big.bin"} {
-				key := e.row(rel).ObjectKey
-				e.assertAgeDecrypts(key, rel)
-				if e.ageOpens(key, oldKey) {
-					t.Errorf("age -d -i OLD opens %s after the second rekey", rel)
-				}
-			}
-			if sum := e.sync(0, "--part-size", "5M"); sum.Uploaded != 0 {
-				t.Errorf("sync after the second rekey uploaded %d files; want 0", sum.Uploaded)
-			}
-			if found, _ := e.audit(e.srv.Endpoint, 0); len(found) != 0 {
-				t.Errorf("audit after the second rekey found %v; want nothing", found)
+	proxy := s3test.StartProxy(t, e.srv.Endpoint)
+	c := exec.Command(binary, append(args, "--endpoint", proxy.URL)...)
+	c.Env = e.environ()
+	var seen atomic.Int32
+	var killed atomic.Bool
+	started := make(chan struct{}) // closed once c.Process is set
+	kill := func() {
+		if !killed.Swap(true) {
+			<-started
+			c.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	if point.bytes > 0 {
+		proxy.OnBody(func(_ *s3test.Request, total int64) {
+			if total >= point.bytes {
+				kill() // before the proxy passes these bytes on
 			}
 		})
+	} else {
+		proxy.OnDone(func(r *s3test.Request) {
+			if r.Op == point.op && int(seen.Add(1)) == point.n {
+				kill()
+			}
+		})
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	close(started)
+	if err := c.Wait(); err == nil || c.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("rekey was not killed at %v: %v", point, err)
+	}
+	proxy.SetDown(true)
+	var rekeyed int
+	for _, obj := range e.objects() {
+		switch {
+		case e.ageOpens(obj.Key, newKeyFile):
+			rekeyed++
+		case !e.ageOpens(obj.Key, oldKey):
+			t.Errorf("after the kill, %s opens with neither the old key nor the new one", obj.Key)
+		}
+	}
+	t.Logf("killed at %v: %d objects already rekeyed", point, rekeyed)
+
+	res := e.run(append(args, "--endpoint", e.srv.Endpoint)...)
+	if res.code != 0 {
+		t.Fatalf("second rekey: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	e.useKey(newID, newKeyFile)
+	for _, rel := range []string{"small/a.txt", "small/b.txt", "medium.bin", "big.bin"} {
+		key := e.row(rel).ObjectKey
+		e.assertAgeDecrypts(key, rel)
+		if e.ageOpens(key, oldKey) {
+			t.Errorf("age -d -i OLD opens %s after the second rekey", rel)
+		}
+	}
+	if sum := e.sync(0, "--part-size", "5M"); sum.Uploaded != 0 {
+		t.Errorf("sync after the second rekey uploaded %d files; want 0", sum.Uploaded)
+	}
+	if found, _ := e.audit(e.srv.Endpoint, 0); len(found) != 0 {
+		t.Errorf("audit after the second rekey found %v; want nothing", found)
 	}
 }
