@@ -75,6 +75,10 @@ type uploader struct {
 	// etags tells when the server lists other ETags than it answered;
 	// nil says nothing.
 	etags *etagNotice
+	// multipart, when not nil, holds a slot for each multipart file in
+	// flight: many small files go at once, but large ones share the part
+	// buffers and only as many as before are begun at a time.
+	multipart chan struct{}
 }
 
 // uploadFile uploads the source file rel (expected to have stat base) as
@@ -91,7 +95,7 @@ func (u *uploader) uploadFile(ctx context.Context, root string, base Entry, key 
 		if up, ok, err := u.db.Upload(base.Path); err != nil {
 			return uploaded{}, err
 		} else if ok {
-			return u.uploadMultipart(ctx, root, f, base, key, &up)
+			return u.uploadLarge(ctx, root, f, base, key, &up)
 		}
 	}
 	env, err := cipher.NewEnvelope(u.recipients...)
@@ -99,9 +103,22 @@ func (u *uploader) uploadFile(ctx context.Context, root string, base Entry, key 
 		return uploaded{}, err
 	}
 	if env.CiphertextSize(base.Size) > u.partSize {
-		return u.uploadMultipart(ctx, root, f, base, key, nil)
+		return u.uploadLarge(ctx, root, f, base, key, nil)
 	}
 	return u.putSmall(ctx, root, f, base, key, env)
+}
+
+// uploadLarge is uploadMultipart once a multipart slot is free.
+func (u *uploader) uploadLarge(ctx context.Context, root string, f *os.File, base Entry, key string, up *catalog.Upload) (uploaded, error) {
+	if u.multipart != nil {
+		select {
+		case u.multipart <- struct{}{}:
+			defer func() { <-u.multipart }()
+		case <-ctx.Done():
+			return uploaded{}, ctx.Err()
+		}
+	}
+	return u.uploadMultipart(ctx, root, f, base, key, up)
 }
 
 // putSmall encrypts a file into one buffer and sends it with PutObject.
