@@ -25,6 +25,9 @@ type partStore struct {
 	etag    string // of the completed object
 	aborted bool
 	failAt  int32 // UploadPart of this number fails
+	// lostAnswer makes CompleteMultipart complete the upload and answer
+	// ErrNoSuchUpload, as a retry after a lost answer does.
+	lostAnswer bool
 }
 
 func (s *partStore) CreateMultipart(ctx context.Context, key string, opts PutOptions) (string, error) {
@@ -63,6 +66,9 @@ func (s *partStore) CompleteMultipart(ctx context.Context, key, id string, parts
 	}
 	s.objects = map[string][]byte{key: whole}
 	s.etag = MultipartETag(sums)
+	if s.lostAnswer {
+		return Object{}, ErrNoSuchUpload
+	}
 	return Object{Key: key, ETag: s.etag, Size: int64(len(whole))}, nil
 }
 
@@ -127,6 +133,12 @@ func TestPutReaderMultipart(t *testing.T) {
 	small := []byte("a small mirror")
 	if _, err := u.putReader(context.Background(), "s", bytes.NewReader(small), int64(len(small))); err != nil || !slices.Equal(st.put, small) {
 		t.Errorf("small putReader: %v, put %q; want one PutObject of the data", err, st.put)
+	}
+
+	lost := &partStore{lostAnswer: true}
+	u.store = Bucket{Objects: lost, Multipart: lost}
+	if obj, err := u.putReader(context.Background(), "k", bytes.NewReader(data), int64(len(data))); err != nil || obj.ETag != MultipartETag(sums) || lost.aborted {
+		t.Errorf("putReader with the Complete answer lost = %+v, %v, aborted %v; want the object settled by its ETag", obj, err, lost.aborted)
 	}
 
 	failing := &partStore{failAt: 2}
