@@ -99,7 +99,7 @@ func (m *memStore) CreateMultipart(ctx context.Context, key string, opts PutOpti
 	return "", m.write("CreateMultipart")
 }
 
-func (m *memStore) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (Part, error) {
+func (m *memStore) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte, sum [32]byte) (Part, error) {
 	return Part{}, m.write("UploadPart")
 }
 

@@ -226,7 +226,7 @@ func rebuild(ctx context.Context, db *catalog.DB, b Bucket, obj Object, first []
 	return inUpload(ctx, db, b, obj.Key, sum, func(uploadID string) error {
 		sum.Requests++
 		sum.Sent += int64(len(first))
-		part, err := b.UploadPart(ctx, obj.Key, uploadID, 1, first)
+		part, err := b.UploadPart(ctx, obj.Key, uploadID, 1, first, sha256.Sum256(first))
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -87,7 +88,7 @@ func putVerified(ctx context.Context, db *catalog.DB, b Bucket, partSize int64, 
 		return err
 	}
 	last := int32((size + partSize - 1) / partSize)
-	check := func(number int32, _ []byte) (*Part, error) {
+	check := func(number int32, _ []byte, _ [sha256.Size]byte) (*Part, error) {
 		if number == last {
 			return nil, verify()
 		}
@@ -95,13 +96,13 @@ func putVerified(ctx context.Context, db *catalog.DB, b Bucket, partSize int64, 
 	}
 	return inUpload(ctx, db, b, key, sum, func(uploadID string) error {
 		up := &catalog.Upload{ObjectKey: key, UploadID: uploadID, PartSize: partSize}
-		parts, md5s, err := u.transfer(ctx, up, ct, size, "", check)
+		parts, err := u.transfer(ctx, up, ct, size, "", check)
 		if err != nil {
 			return err
 		}
 		sum.Requests += len(parts) + 1
 		sum.Sent += size
-		_, err = u.complete(ctx, up, parts, MultipartETag(md5s), false)
+		_, err = u.complete(ctx, up, parts)
 		return err
 	})
 }

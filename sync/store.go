@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -72,9 +73,10 @@ var (
 	// ErrInvalidObjectState means the object is archived (GLACIER,
 	// DEEP_ARCHIVE, ...) and must be restored before it can be read.
 	ErrInvalidObjectState = errors.New("object is archived")
-	// ErrETagMismatch means the server returned an MD5-shaped ETag that is
-	// not the MD5 of the bytes sent: the upload arrived damaged.
-	ErrETagMismatch = errors.New("etag mismatch")
+	// ErrBadDigest means the server refused an upload whose body does not
+	// hash to the checksum or signed payload hash it was sent with: the
+	// body arrived damaged, and nothing was stored.
+	ErrBadDigest = errors.New("upload arrived damaged")
 	// ErrNotImplemented means the server does not implement the operation
 	// (HTTP 501 NotImplemented, or 405 MethodNotAllowed): an optional part
 	// of S3, such as ListMultipartUploads or ListParts, that it lacks.
@@ -105,8 +107,10 @@ type Objects interface {
 type Multipart interface {
 	// CreateMultipart starts an upload of key and returns its ID.
 	CreateMultipart(ctx context.Context, key string, opts PutOptions) (string, error)
-	// UploadPart sends part number (from 1) of the upload.
-	UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (Part, error)
+	// UploadPart sends part number (from 1) of the upload; sum is the
+	// SHA-256 of body, which the store may send for the server to check
+	// the body against (a body that does not match is ErrBadDigest).
+	UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte, sum [sha256.Size]byte) (Part, error)
 	// ListParts returns the parts the server holds, in order.
 	ListParts(ctx context.Context, key, uploadID string) ([]Part, error)
 	// CompleteMultipart makes the parts one object and returns its key,

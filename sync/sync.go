@@ -32,9 +32,14 @@ type Options struct {
 	Keys       func(ctx context.Context, db *catalog.DB, b Bucket) ([]age.Recipient, string, error)
 	Checksum   bool  // hash every file, whatever its stat says
 	DryRun     bool  // decide and report, change nothing anywhere
-	Jobs       int   // files (and parts) in flight; 0 = 4
+	Jobs       int   // parts in flight, and 4 multipart files per job; 0 = 4
 	PartSize   int64 // ciphertext bytes per part; 0 = DefaultPartSize
 	PutOptions PutOptions
+	// FilesInFlight is the number of files in flight (0 =
+	// DefaultFilesInFlight): small ones are one PutObject each, mostly
+	// waiting for the round trip, and their bodies share a fixed memory
+	// budget; multipart ones are limited by Jobs.
+	FilesInFlight int
 	// AbortUploadsAfter is the age past which multipart uploads under the
 	// prefix that the catalog does not know are aborted (0 = never).
 	AbortUploadsAfter time.Duration
@@ -134,6 +139,9 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 	}
 	if opts.PartSize <= 0 {
 		opts.PartSize = DefaultPartSize
+	}
+	if opts.FilesInFlight <= 0 {
+		opts.FilesInFlight = DefaultFilesInFlight
 	}
 	r := &reporter{fn: opts.Report}
 	var sum Summary
@@ -321,6 +329,7 @@ func execute(ctx context.Context, db *catalog.DB, store Bucket, o *run, entries 
 		buffers:  newBufferPool(opts.Jobs, partSizeFor(0, opts.PartSize)),
 		partSize: partSizeFor(0, opts.PartSize), putOpts: opts.PutOptions, report: r,
 		inFlight: make(map[string]bool), optional: o.optional,
+		multipart: make(chan struct{}, opts.Jobs*multipartPerJob),
 	}
 	ups, err := db.Uploads()
 	if err != nil {
@@ -341,7 +350,7 @@ func execute(ctx context.Context, db *catalog.DB, store Bucket, o *run, entries 
 		defer close(tasks)
 		return w.decideAll(gctx, entries, tasks)
 	})
-	for range filesInFlight(opts.Jobs) {
+	for range filesInFlight(opts.FilesInFlight, opts.Jobs) {
 		g.Go(func() error {
 			for t := range tasks {
 				if err := w.run(gctx, t); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,8 +22,12 @@ type partStore struct {
 	parts   map[int32][]byte
 	put     []byte
 	objects map[string][]byte
+	etag    string // of the completed object
 	aborted bool
 	failAt  int32 // UploadPart of this number fails
+	// lostAnswer makes CompleteMultipart complete the upload and answer
+	// ErrNoSuchUpload, as a retry after a lost answer does.
+	lostAnswer bool
 }
 
 func (s *partStore) CreateMultipart(ctx context.Context, key string, opts PutOptions) (string, error) {
@@ -30,9 +35,12 @@ func (s *partStore) CreateMultipart(ctx context.Context, key string, opts PutOpt
 	return "up-1", nil
 }
 
-func (s *partStore) UploadPart(ctx context.Context, key, id string, number int32, body []byte) (Part, error) {
+func (s *partStore) UploadPart(ctx context.Context, key, id string, number int32, body []byte, sha [sha256.Size]byte) (Part, error) {
 	if number == s.failAt {
 		return Part{}, ErrAccessDenied // not transient: no retry
+	}
+	if sha != sha256.Sum256(body) {
+		return Part{}, fmt.Errorf("part %d: %w", number, ErrBadDigest)
 	}
 	sum := md5.Sum(body)
 	s.mu.Lock()
@@ -50,14 +58,18 @@ func (s *partStore) CompleteMultipart(ctx context.Context, key, id string, parts
 	var sums [][16]byte
 	for i, p := range parts {
 		body, ok := s.parts[p.Number]
-		if !ok || p.Number != int32(i+1) || p.ETag != md5Hex(md5.Sum(body)) {
+		if !ok || p.Number != int32(i+1) || p.ETag != hexMD5(body) {
 			return Object{}, fmt.Errorf("part %d: %+v does not match what was uploaded", i+1, p)
 		}
 		whole = append(whole, body...)
 		sums = append(sums, md5.Sum(body))
 	}
 	s.objects = map[string][]byte{key: whole}
-	return Object{Key: key, ETag: MultipartETag(sums), Size: int64(len(whole))}, nil
+	s.etag = MultipartETag(sums)
+	if s.lostAnswer {
+		return Object{}, ErrNoSuchUpload
+	}
+	return Object{Key: key, ETag: s.etag, Size: int64(len(whole))}, nil
 }
 
 func (s *partStore) AbortMultipart(ctx context.Context, key, id string) error {
@@ -67,14 +79,24 @@ func (s *partStore) AbortMultipart(ctx context.Context, key, id string) error {
 
 func (s *partStore) Put(ctx context.Context, key string, body []byte, opts PutOptions) (Object, error) {
 	s.put = bytes.Clone(body)
-	return Object{Key: key, ETag: md5Hex(md5.Sum(body)), Size: int64(len(body))}, nil
+	return Object{Key: key, ETag: hexMD5(body), Size: int64(len(body))}, nil
 }
 
 func (s *partStore) List(context.Context, string, func(Object) error) error {
 	return errors.New("not used")
 }
-func (s *partStore) Head(context.Context, string) (Object, error) {
-	return Object{}, errors.New("not used")
+func (s *partStore) Head(ctx context.Context, key string) (Object, error) {
+	body, ok := s.objects[key]
+	if !ok {
+		return Object{}, ErrNotFound
+	}
+	return Object{Key: key, ETag: s.etag, Size: int64(len(body))}, nil
+}
+
+// hexMD5 is the ETag S3 gives body as an object or a part.
+func hexMD5(body []byte) string {
+	sum := md5.Sum(body)
+	return hex.EncodeToString(sum[:])
 }
 func (s *partStore) Get(context.Context, string) (io.ReadCloser, Object, error) {
 	return nil, Object{}, errors.New("not used")
@@ -111,6 +133,12 @@ func TestPutReaderMultipart(t *testing.T) {
 	small := []byte("a small mirror")
 	if _, err := u.putReader(context.Background(), "s", bytes.NewReader(small), int64(len(small))); err != nil || !slices.Equal(st.put, small) {
 		t.Errorf("small putReader: %v, put %q; want one PutObject of the data", err, st.put)
+	}
+
+	lost := &partStore{lostAnswer: true}
+	u.store = Bucket{Objects: lost, Multipart: lost}
+	if obj, err := u.putReader(context.Background(), "k", bytes.NewReader(data), int64(len(data))); err != nil || obj.ETag != MultipartETag(sums) || lost.aborted {
+		t.Errorf("putReader with the Complete answer lost = %+v, %v, aborted %v; want the object settled by its ETag", obj, err, lost.aborted)
 	}
 
 	failing := &partStore{failAt: 2}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -77,6 +75,10 @@ type uploader struct {
 	// etags tells when the server lists other ETags than it answered;
 	// nil says nothing.
 	etags *etagNotice
+	// multipart, when not nil, holds a slot for each multipart file in
+	// flight: many small files go at once, but large ones share the part
+	// buffers and only as many as before are begun at a time.
+	multipart chan struct{}
 }
 
 // uploadFile uploads the source file rel (expected to have stat base) as
@@ -93,7 +95,7 @@ func (u *uploader) uploadFile(ctx context.Context, root string, base Entry, key 
 		if up, ok, err := u.db.Upload(base.Path); err != nil {
 			return uploaded{}, err
 		} else if ok {
-			return u.uploadMultipart(ctx, root, f, base, key, &up)
+			return u.uploadLarge(ctx, root, f, base, key, &up)
 		}
 	}
 	env, err := cipher.NewEnvelope(u.recipients...)
@@ -101,9 +103,22 @@ func (u *uploader) uploadFile(ctx context.Context, root string, base Entry, key 
 		return uploaded{}, err
 	}
 	if env.CiphertextSize(base.Size) > u.partSize {
-		return u.uploadMultipart(ctx, root, f, base, key, nil)
+		return u.uploadLarge(ctx, root, f, base, key, nil)
 	}
 	return u.putSmall(ctx, root, f, base, key, env)
+}
+
+// uploadLarge is uploadMultipart once a multipart slot is free.
+func (u *uploader) uploadLarge(ctx context.Context, root string, f *os.File, base Entry, key string, up *catalog.Upload) (uploaded, error) {
+	if u.multipart != nil {
+		select {
+		case u.multipart <- struct{}{}:
+			defer func() { <-u.multipart }()
+		case <-ctx.Done():
+			return uploaded{}, ctx.Err()
+		}
+	}
+	return u.uploadMultipart(ctx, root, f, base, key, up)
 }
 
 // putSmall encrypts a file into one buffer and sends it with PutObject.
@@ -314,14 +329,14 @@ func partsSize(parts []Part) int64 {
 	return n
 }
 
-// md5Hex is the ETag S3 gives a single-part object or a part.
-func md5Hex(sum [16]byte) string { return hex.EncodeToString(sum[:]) }
-
 // sendParts regenerates every part of the upload in order, hashing the
 // plaintext as it goes, sends the parts the server lacks (several at once,
 // each in a pooled buffer) and completes the upload. With gone, nothing is
-// sent: the parts are only regenerated to learn the object's ETag, and a
-// HEAD tells whether a lost CompleteMultipartUpload had in fact succeeded.
+// sent: the parts are only regenerated to learn their MD5s, which predict
+// the ETag of the object a lost CompleteMultipartUpload would have made,
+// and a HEAD tells whether it did. That is the only case in which the
+// ciphertext is MD5-hashed: otherwise the server checks each part against
+// the SHA-256 it is signed with, the one recorded here.
 //
 // One envelope must never carry two plaintexts, not even in a part the
 // server saw only the start of. So a part's SHA-256 is recorded in the
@@ -344,26 +359,28 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 	if err != nil {
 		return uploaded{}, err
 	}
-	check := func(number int32, body []byte) (*Part, error) {
+	var partMD5s [][md5.Size]byte // with gone only
+	check := func(number int32, body []byte, sum [sha256.Size]byte) (*Part, error) {
 		p, listed := onServer[number]
-		if err := checkPart(recorded, number, body, listed, gone); err != nil {
+		if err := checkPart(recorded, number, sum, listed, gone); err != nil {
 			return nil, err
 		}
 		if listed {
-			if err := checkListedPart(p, body); err != nil {
-				return nil, err
+			if p.Size != int64(len(body)) {
+				return nil, fmt.Errorf("%w: the server lists part %d with %d bytes, not %d", errRestart, number, p.Size, len(body))
 			}
 			return &p, nil // completed with the ETag the server gave it
 		}
 		if gone {
-			return &Part{Number: number, ETag: md5Hex(md5.Sum(body)), Size: int64(len(body))}, nil
+			partMD5s = append(partMD5s, md5.Sum(body))
+			return &Part{Number: number, Size: int64(len(body))}, nil
 		}
 		if _, ok := recorded[number]; !ok {
-			return nil, u.db.PutUploadPart(up.Path, number, sha256.Sum256(body))
+			return nil, u.db.PutUploadPart(up.Path, number, sum)
 		}
 		return nil, nil
 	}
-	parts, sums, err := u.transfer(ctx, up, ct, ct.Size(), base.Path, check)
+	parts, err := u.transfer(ctx, up, ct, ct.Size(), base.Path, check)
 	if err != nil {
 		return uploaded{}, err
 	}
@@ -371,24 +388,40 @@ func (u *uploader) sendParts(ctx context.Context, root string, f *os.File, base 
 	if err != nil {
 		return uploaded{}, err
 	}
-	want := MultipartETag(sums)
-	obj, err := u.complete(ctx, up, parts, want, gone)
+	var obj Object
+	if gone {
+		obj, err = u.settle(ctx, up, parts, MultipartETag(partMD5s))
+	} else {
+		obj, err = u.complete(ctx, up, parts)
+	}
+	if errors.Is(err, errAnswerLost) {
+		// The retried Complete found the upload gone: the first one may
+		// have made the object. Regenerate the parts to tell, sending
+		// nothing.
+		return u.sendParts(ctx, root, f, base, up, nil, true)
+	}
 	if err != nil {
 		return uploaded{}, err
 	}
 	return uploaded{etag: obj.ETag, version: obj.VersionID, plain: sum, cipherSize: ct.Size(), multipart: true}, nil
 }
 
-// checkPart returns errRestart when the regenerated part number (body) may
-// not go on, or stand on the server, under the upload's envelope: its hash
-// differs from the one recorded before it was first sent, or the server
-// lists it (listed) though the catalog never recorded it as sent. With gone
-// (the server no longer knows the upload, and an object stands at its key)
-// every part must have been sent for that object to be the upload's.
-func checkPart(recorded map[int32][sha256.Size]byte, number int32, body []byte, listed, gone bool) error {
+// checkPart returns errRestart when the regenerated part number (whose
+// ciphertext hashes to sum) may not go on, or stand on the server, under
+// the upload's envelope: its hash differs from the one recorded before it
+// was first sent, or the server lists it (listed) though the catalog never
+// recorded it as sent. With gone (the server no longer knows the upload,
+// and an object stands at its key) every part must have been sent for that
+// object to be the upload's.
+//
+// A listed part that was recorded is the regenerated one: every send of it
+// under this envelope carried the recorded bytes, signed with their
+// SHA-256, which the server checked before it kept the part. Its ETag is
+// the server's token, used as is to complete the upload.
+func checkPart(recorded map[int32][sha256.Size]byte, number int32, sum [sha256.Size]byte, listed, gone bool) error {
 	want, wasSent := recorded[number]
 	switch {
-	case wasSent && want != sha256.Sum256(body):
+	case wasSent && want != sum:
 		return fmt.Errorf("%w: part %d changed since it was sent", errRestart, number)
 	case listed && !wasSent:
 		return fmt.Errorf("%w: the server lists part %d, which this upload never sent", errRestart, number)
@@ -398,42 +431,21 @@ func checkPart(recorded map[int32][sha256.Size]byte, number int32, body []byte, 
 	return nil
 }
 
-// checkListedPart returns errRestart unless the part p the server lists
-// can be the regenerated body: it has its size and, when its ETag has the
-// MD5 form, that MD5. Other ETags (data-integrity ETags, SSE-KMS) cannot be
-// checked here; checkPart has proved by the recorded SHA-256 that body is
-// what was sent as the part, and the server took it under its Content-MD5.
-func checkListedPart(p Part, body []byte) error {
-	if p.Size != int64(len(body)) {
-		return fmt.Errorf("%w: the server lists part %d with %d bytes, not %d", errRestart, p.Number, p.Size, len(body))
-	}
-	if sum := md5.Sum(body); isMD5Hex(p.ETag) && !strings.EqualFold(p.ETag, md5Hex(sum)) {
-		return fmt.Errorf("%w: the server lists part %d with ETag %s, not the MD5 of its bytes", errRestart, p.Number, p.ETag)
-	}
-	return nil
-}
-
-// isMD5Hex reports whether etag has the form of an MD5 in hex, as S3 gives
-// a part or a single-part object. It only verifies a transfer, never tells
-// whether an object changed.
-func isMD5Hex(etag string) bool {
-	b, err := hex.DecodeString(etag)
-	return err == nil && len(b) == md5.Size
-}
-
-// partCheck is called with each part of a transfer, in order, before it is
-// sent. It returns the part when the server already holds it (it is not
-// sent), or an error that ends the transfer before anything more is sent.
-type partCheck func(number int32, body []byte) (held *Part, err error)
+// partCheck is called with each part of a transfer and its SHA-256, in
+// order, before it is sent. It returns the part when the server already
+// holds it (it is not sent), or an error that ends the transfer before
+// anything more is sent.
+type partCheck func(number int32, body []byte, sum [sha256.Size]byte) (held *Part, err error)
 
 // transfer is the one multipart uploader, for files and the catalog mirror
 // alike: it reads the parts of r (size bytes, up.PartSize each) in order
 // into pooled buffers and sends those check does not hold, several at once,
-// reporting progress for path. It returns every part and its MD5, in order.
-func (u *uploader) transfer(ctx context.Context, up *catalog.Upload, r io.ReaderAt, size int64, path string, check partCheck) ([]Part, [][16]byte, error) {
+// reporting progress for path. Each part's SHA-256 is computed once, here:
+// check records it, and the store signs the part with it. It returns every
+// part, in order.
+func (u *uploader) transfer(ctx context.Context, up *catalog.Upload, r io.ReaderAt, size int64, path string, check partCheck) ([]Part, error) {
 	n := int((size + up.PartSize - 1) / up.PartSize)
 	parts := make([]Part, n)
-	sums := make([][16]byte, n)
 	g, gctx := errgroup.WithContext(ctx)
 	var stop error
 	for i := range n {
@@ -445,22 +457,25 @@ func (u *uploader) transfer(ctx context.Context, up *catalog.Upload, r io.Reader
 		body := buf[:min(up.PartSize, size-off)]
 		number := int32(i + 1)
 		var held *Part
-		if stop = readFull(r, body, off); stop == nil && check != nil {
-			held, stop = check(number, body)
+		var sum [sha256.Size]byte
+		if stop = readFull(r, body, off); stop == nil {
+			sum = sha256.Sum256(body)
+			if check != nil {
+				held, stop = check(number, body, sum)
+			}
 		}
 		if stop != nil || held != nil {
 			u.buffers.put(buf)
 			if stop != nil {
 				break
 			}
-			parts[i], sums[i] = *held, partMD5(*held, body)
+			parts[i] = *held
 			continue
 		}
 		g.Go(func() error {
 			defer u.buffers.put(buf)
-			p, err := u.sendPart(gctx, up, number, body)
+			p, err := u.sendPart(gctx, up, number, body, sum)
 			parts[i] = p
-			sums[i] = partMD5(p, body)
 			if err == nil {
 				u.report.report(Event{Kind: EventProgress, Path: path, Bytes: p.Size})
 			}
@@ -468,12 +483,12 @@ func (u *uploader) transfer(ctx context.Context, up *catalog.Upload, r io.Reader
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if stop != nil {
-		return nil, nil, stop
+		return nil, stop
 	}
-	return parts, sums, ctx.Err()
+	return parts, ctx.Err()
 }
 
 // putReader uploads size bytes of r as key, without resume (the catalog
@@ -494,9 +509,15 @@ func (u *uploader) putReader(ctx context.Context, key string, r io.ReaderAt, siz
 		return Object{}, err
 	}
 	up := &catalog.Upload{ObjectKey: key, UploadID: id, PartSize: partSize}
-	parts, sums, err := u.transfer(ctx, up, r, size, "", nil)
+	parts, err := u.transfer(ctx, up, r, size, "", nil)
 	if err == nil {
-		obj, err = u.complete(ctx, up, parts, MultipartETag(sums), false)
+		obj, err = u.complete(ctx, up, parts)
+	}
+	if errors.Is(err, errAnswerLost) {
+		var want string
+		if want, err = readerETag(r, size, partSize); err == nil {
+			obj, err = u.settle(ctx, up, parts, want)
+		}
 	}
 	if err != nil {
 		_ = u.store.AbortMultipart(context.WithoutCancel(ctx), key, id)
@@ -504,25 +525,27 @@ func (u *uploader) putReader(ctx context.Context, key string, r io.ReaderAt, siz
 	return obj, err
 }
 
-// partMD5 returns the MD5 of a part's body. The store has checked that an
-// MD5-shaped ETag is that MD5, so it is read from the ETag rather than
-// computed a second time; other ETags (SSE-KMS) leave the work to md5.Sum.
-func partMD5(p Part, body []byte) [16]byte {
-	var sum [16]byte
-	if b, err := hex.DecodeString(p.ETag); err == nil && len(b) == len(sum) {
-		copy(sum[:], b)
-		return sum
+// readerETag returns the ETag S3 gives a multipart object of the size
+// bytes of r in parts of partSize: the MD5 of the parts' MD5s.
+func readerETag(r io.ReaderAt, size, partSize int64) (string, error) {
+	var sums [][md5.Size]byte
+	for off := int64(0); off < size; off += partSize {
+		hash := md5.New()
+		if _, err := io.Copy(hash, io.NewSectionReader(r, off, min(partSize, size-off))); err != nil {
+			return "", err
+		}
+		sums = append(sums, [md5.Size]byte(hash.Sum(nil)))
 	}
-	return md5.Sum(body)
+	return MultipartETag(sums), nil
 }
 
 // sendPart uploads one part, trying again a few times when the store's own
 // retries gave up on a transient fault: the body is the regenerated part.
-func (u *uploader) sendPart(ctx context.Context, up *catalog.Upload, number int32, body []byte) (Part, error) {
+func (u *uploader) sendPart(ctx context.Context, up *catalog.Upload, number int32, body []byte, sum [sha256.Size]byte) (Part, error) {
 	var err error
 	for range partAttempts {
 		var p Part
-		p, err = u.store.UploadPart(ctx, up.ObjectKey, up.UploadID, number, body)
+		p, err = u.store.UploadPart(ctx, up.ObjectKey, up.UploadID, number, body, sum)
 		if err == nil {
 			return p, nil
 		}
@@ -544,27 +567,44 @@ func transient(err error) bool {
 	return true
 }
 
+// errAnswerLost says that CompleteMultipartUpload found the upload gone,
+// most likely because the client retried it after losing the answer to a
+// first one that succeeded.
+var errAnswerLost = errors.New("the upload was gone when it was completed")
+
 // complete finishes the upload and returns the object as the server lists
-// it: its ETag (from a HEAD when the Complete answer is not the one the
-// parts predict) and version. A server that says the upload does not exist
-// may have completed it already (the response to an earlier
-// CompleteMultipartUpload was lost): a HEAD showing the expected ETag
-// settles that.
-func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []Part, want string, gone bool) (Object, error) {
-	if !gone {
-		obj, err := u.store.CompleteMultipart(ctx, up.ObjectKey, up.UploadID, parts)
-		if err == nil && obj.ETag == want {
-			return obj, nil
-		}
-		if err == nil {
-			etag, err := u.listedETag(ctx, up, parts, want, obj.ETag)
-			obj.ETag = etag
-			return obj, err
-		}
-		if !errors.Is(err, ErrNoSuchUpload) {
-			return Object{}, err
-		}
+// it: its ETag, as a HEAD reports it, and version. The ETag the answer
+// gives is not enough: some servers answer another token than they list,
+// which the notice tells once. An answer that the upload does not exist
+// gives errAnswerLost.
+func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []Part) (Object, error) {
+	answer, err := u.store.CompleteMultipart(ctx, up.ObjectKey, up.UploadID, parts)
+	if errors.Is(err, ErrNoSuchUpload) {
+		return Object{}, fmt.Errorf("complete %s: %w: %v", up.ObjectKey, errAnswerLost, err)
 	}
+	if err != nil {
+		return Object{}, err
+	}
+	obj, err := u.store.Head(ctx, up.ObjectKey)
+	if err != nil {
+		return Object{}, fmt.Errorf("complete %s: %w", up.ObjectKey, err)
+	}
+	if size := partsSize(parts); obj.Size != size {
+		return Object{}, fmt.Errorf("complete %s: the object has %d bytes, want %d", up.ObjectKey, obj.Size, size)
+	}
+	if obj.ETag != answer.ETag {
+		u.etags.seen(up.Path)
+	}
+	answer.ETag = obj.ETag
+	return answer, nil
+}
+
+// settle returns the object at the key of an upload the server no longer
+// knows when it is the one the upload's parts make: it has their size and
+// want, the ETag their MD5s predict (S3's MD5 of the part MD5s). Any other
+// object, or none, gives errRestart. A server whose multipart ETags are not
+// MD5s of MD5s cannot be settled this way, and the file is sent again.
+func (u *uploader) settle(ctx context.Context, up *catalog.Upload, parts []Part, want string) (Object, error) {
 	obj, err := u.store.Head(ctx, up.ObjectKey)
 	if err == nil && obj.ETag == want && obj.Size == partsSize(parts) {
 		return obj, nil
@@ -573,40 +613,4 @@ func (u *uploader) complete(ctx context.Context, up *catalog.Upload, parts []Par
 		return Object{}, err
 	}
 	return Object{}, fmt.Errorf("%w: upload %s expired", errRestart, up.UploadID)
-}
-
-// listedETag returns the ETag of the object just completed, whose
-// CompleteMultipartUpload answered another ETag than want, the one its
-// parts predict, as a HEAD reports it, which is what the listing reports.
-// Servers with data-integrity ETags (and S3 with SSE-KMS) answer and list
-// other tokens than want; some servers answer another ETag than they list,
-// which the notice tells. An object whose size is not the parts', or whose
-// listed ETag has the MD5-of-MD5s form but is not want, is not made of the
-// bytes sent.
-func (u *uploader) listedETag(ctx context.Context, up *catalog.Upload, parts []Part, want, answered string) (string, error) {
-	obj, err := u.store.Head(ctx, up.ObjectKey)
-	if err != nil {
-		return "", fmt.Errorf("complete %s: %w", up.ObjectKey, err)
-	}
-	if size := partsSize(parts); obj.Size != size || obj.ETag != want && isMultipartMD5ETag(obj.ETag) {
-		return "", fmt.Errorf("complete %s: the object has ETag %s and %d bytes, want %s and %d", up.ObjectKey, obj.ETag, obj.Size, want, size)
-	}
-	if obj.ETag != answered {
-		u.etags.seen(up.Path)
-	}
-	return obj.ETag, nil
-}
-
-// isMultipartMD5ETag reports whether etag has the MD5-of-MD5s form
-// ("<32 hex>-<parts>") that S3 and most compatible servers give multipart
-// objects, which checks the parts just sent; others (data-integrity ETags)
-// cannot be checked locally. It only verifies a transfer: whether an
-// object changed is told by comparing ETags, never by their shape.
-func isMultipartMD5ETag(etag string) bool {
-	i := strings.IndexByte(etag, '-')
-	if i != 32 {
-		return false
-	}
-	_, err := hex.DecodeString(etag[:i])
-	return err == nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"io"
 	"os"
 	"path/filepath"
@@ -96,7 +97,7 @@ func TestAuditCategories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UploadPart(ctx, abandoned, uploadID, 1, bytes.Repeat([]byte("p"), 1000)); err != nil {
+	if _, err := st.UploadPart(ctx, abandoned, uploadID, 1, bytes.Repeat([]byte("p"), 1000), sha256.Sum256(bytes.Repeat([]byte("p"), 1000))); err != nil {
 		t.Fatal(err)
 	}
 	// An upload the catalog knows, as a killed sync leaves it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -639,7 +640,7 @@ func TestStaleUploadsReportedAndAborted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UploadPart(ctx, e.prefix+"/left-by-a-crash", stale, 1, []byte("part")); err != nil {
+	if _, err := st.UploadPart(ctx, e.prefix+"/left-by-a-crash", stale, 1, []byte("part"), sha256.Sum256([]byte("part"))); err != nil {
 		t.Fatal(err)
 	}
 	outside, err := st.CreateMultipart(ctx, "other/not-ours", sync.PutOptions{})

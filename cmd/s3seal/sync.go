@@ -29,6 +29,7 @@ type syncOptions struct {
 	dryRun       bool
 	checksum     bool
 	jobs         int
+	inFlight     int
 	partSize     sizeValue
 	plainNames   bool
 	hiddenNames  bool
@@ -105,7 +106,8 @@ flags on the command line override it.`,
 	fs.StringVar(&o.catalogPath, "catalog", "", "catalog `FILE` (default: one per source and target under the user's data directory)")
 	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print what the sync would do (create the bucket, upload, copy, resume, delete); change nothing anywhere")
 	fs.BoolVar(&o.checksum, "checksum", false, "hash every file instead of trusting unchanged stat")
-	fs.IntVarP(&o.jobs, "jobs", "j", 4, "parts in flight (memory: jobs x part size); small files: 4 per job")
+	fs.IntVarP(&o.jobs, "jobs", "j", 4, "parts in flight (memory: jobs x part size), and 4 multipart files per job")
+	fs.IntVar(&o.inFlight, "files-in-flight", sync.DefaultFilesInFlight, "small files uploaded at once, one request each; their bodies take at most 16 MiB together. Raise it on a link with a long round trip, lower it for a server that throttles")
 	fs.Var(&o.s3.bwlimit, "bwlimit", "limit uploads, all together, to `RATE` bytes per second: 256k, 10M, 1.5M (k, M, G are powers of 1024; 0: no limit)")
 	o.partSize = sync.DefaultPartSize
 	fs.Var(&o.partSize, "part-size", "multipart part `SIZE`: 16M, 64M (k, M, G are powers of 1024; raised to at least 5M, and so that no upload exceeds 10,000 parts)")
@@ -132,6 +134,9 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 	}
 	if o.jobs < 1 {
 		return usagef("--jobs must be at least 1")
+	}
+	if o.inFlight < 1 {
+		return usagef("--files-in-flight must be at least 1")
 	}
 	classWarning, err := checkStorageClass(o.storageClass)
 	if err != nil {
@@ -195,6 +200,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 			return o.keys.encryptKeys(ctx, db, b, t, o.dryRun)
 		},
 		Checksum: o.checksum, DryRun: o.dryRun, Jobs: o.jobs, PartSize: int64(o.partSize),
+		FilesInFlight:     o.inFlight,
 		PutOptions:        sync.PutOptions{StorageClass: o.storageClass},
 		AbortUploadsAfter: o.abortAfter,
 		Skip:              skipCatalog(source, path, filter.Skip),

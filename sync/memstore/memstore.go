@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -344,8 +345,10 @@ func (s *Store) upload(op Op, key, uploadID string) (*upload, error) {
 }
 
 // UploadPart stores a copy of body as part number (1 to 10,000) of the
-// upload, replacing a part sent before under that number.
-func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (sync.Part, error) {
+// upload, replacing a part sent before under that number. Like a server
+// checking a signed payload hash, it refuses a body whose SHA-256 is not
+// sum with an error matching sync.ErrBadDigest.
+func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte, sum [sha256.Size]byte) (sync.Part, error) {
 	if err := s.start(ctx, OpUploadPart, key, number); err != nil {
 		return sync.Part{}, err
 	}
@@ -356,6 +359,9 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int
 	}
 	if number < 1 || number > 10000 {
 		return sync.Part{}, s.errorf(OpUploadPart, key, fmt.Errorf("part number %d is not between 1 and 10,000", number))
+	}
+	if sha256.Sum256(body) != sum {
+		return sync.Part{}, s.errorf(OpUploadPart, key, fmt.Errorf("%w: part %d does not hash to the SHA-256 sent with it", sync.ErrBadDigest, number))
 	}
 	up.parts[number] = bytes.Clone(body)
 	return sync.Part{Number: number, ETag: md5Hex(body), Size: int64(len(body))}, nil

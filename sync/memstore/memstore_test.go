@@ -3,6 +3,7 @@ package memstore_test
 import (
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -70,7 +71,8 @@ func TestMultipart(t *testing.T) {
 	}
 	var sent []sync.Part
 	for _, n := range []int32{3, 1, 2} {
-		p, err := s.UploadPart(ctx, "big", id, n, []byte(strings.Repeat(string(rune('0'+n)), 4+int(n))))
+		body := []byte(strings.Repeat(string(rune('0'+n)), 4+int(n)))
+		p, err := s.UploadPart(ctx, "big", id, n, body, sha256.Sum256(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +114,7 @@ func TestMultipart(t *testing.T) {
 	if _, err := s.ListParts(ctx, "big", id); !errors.Is(err, sync.ErrNoSuchUpload) {
 		t.Errorf("ListParts of a completed upload = %v; want ErrNoSuchUpload", err)
 	}
-	if _, err := s.UploadPart(ctx, "other", id, 1, nil); !errors.Is(err, sync.ErrNoSuchUpload) {
+	if _, err := s.UploadPart(ctx, "other", id, 1, nil, sha256.Sum256(nil)); !errors.Is(err, sync.ErrNoSuchUpload) {
 		t.Errorf("UploadPart of a completed upload = %v; want ErrNoSuchUpload", err)
 	}
 	if err := s.AbortMultipart(ctx, "big", id); err != nil {

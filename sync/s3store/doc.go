@@ -3,9 +3,11 @@
 // SDK's errors into a few sentinels that callers branch on.
 //
 // It does no cryptography and knows nothing of the catalog: bodies are opaque
-// bytes. Every upload carries an explicit Content-MD5 and its returned ETag is
-// compared with the MD5 of the bytes sent whenever the server returns an
-// MD5-shaped ETag, so a part or object that arrived damaged is caught at once.
+// bytes. Every upload is signed with the SHA-256 of its body (SigV4's
+// x-amz-content-sha256), which the server checks, so a part or object that
+// arrived damaged is refused at once; for a part it is the hash the engine
+// records before sending it, so no byte is hashed twice. ETags are opaque
+// tokens here: they are returned, never predicted or checked.
 //
 // Store implements the engine's contract (sync.Objects, sync.Multipart,
 // sync.Copier, sync.UploadLister) with the SDK's S3 client and nothing else:
@@ -25,6 +27,6 @@
 // match the engine's sentinels with errors.Is: sync.ErrNotFound,
 // sync.ErrNoSuchBucket, sync.ErrNoSuchUpload, sync.ErrAccessDenied,
 // sync.ErrBadCredentials, sync.ErrUnreachable, sync.ErrInvalidObjectState and
-// sync.ErrETagMismatch, plus this package's ErrInsecureEndpoint. Context
+// sync.ErrBadDigest, plus this package's ErrInsecureEndpoint. Context
 // cancellation stays visible through errors.Is(err, context.Canceled).
 package s3store

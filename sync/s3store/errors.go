@@ -137,6 +137,9 @@ var errorCodes = map[string]error{
 	"NotImplemented":        sync.ErrNotImplemented,
 	"MethodNotAllowed":      sync.ErrNotImplemented,
 	"InvalidStorageClass":   sync.ErrInvalidStorageClass,
+	"BadDigest":             sync.ErrBadDigest,
+	// A body that does not hash to the signed x-amz-content-sha256.
+	"XAmzContentSHA256Mismatch": sync.ErrBadDigest,
 }
 
 // classify returns the sentinel err matches, or nil. Error codes win over

@@ -3,8 +3,7 @@ package s3store
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/base64"
+	"crypto/sha256"
 	"sort"
 	"strconv"
 
@@ -32,12 +31,11 @@ func (s *Store) CreateMultipart(ctx context.Context, key string, opts sync.PutOp
 	return aws.ToString(out.UploadId), nil
 }
 
-// UploadPart sends body as part number of the upload, with an explicit
-// Content-MD5, and returns the part. Its ETag is checked like Put's: a
-// mismatch matches ErrETagMismatch. An upload that no longer exists gives an
-// error matching ErrNoSuchUpload.
-func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (sync.Part, error) {
-	sum := md5.Sum(body)
+// UploadPart sends body as part number of the upload and returns the part.
+// The request is signed with sum, body's SHA-256 (see signedPayload), so a
+// part damaged on the way is refused with an error matching ErrBadDigest.
+// An upload that no longer exists gives an error matching ErrNoSuchUpload.
+func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte, sum [sha256.Size]byte) (sync.Part, error) {
 	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(key),
@@ -45,17 +43,11 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int
 		PartNumber:    aws.Int32(number),
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
-		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
-	}, unsignedPayload)
-	op := "upload part " + strconv.Itoa(int(number)) + " of"
+	}, signedPayload(sum))
 	if err != nil {
-		return sync.Part{}, s.wrap(op, key, err, sync.ErrNoSuchUpload)
+		return sync.Part{}, s.wrap("upload part "+strconv.Itoa(int(number))+" of", key, err, sync.ErrNoSuchUpload)
 	}
-	etag := unquote(aws.ToString(out.ETag))
-	if err := s.checkETag(op, key, etag, sum, out.ServerSideEncryption); err != nil {
-		return sync.Part{}, err
-	}
-	return sync.Part{Number: number, ETag: etag, Size: int64(len(body))}, nil
+	return sync.Part{Number: number, ETag: unquote(aws.ToString(out.ETag)), Size: int64(len(body))}, nil
 }
 
 // ListParts returns every part the server holds for the upload (ListParts,

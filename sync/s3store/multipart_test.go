@@ -3,6 +3,7 @@ package s3store_test
 import (
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"errors"
 	"slices"
 	"testing"
@@ -35,7 +36,7 @@ func TestMultipartUpload(t *testing.T) {
 	for _, number := range []int32{2, 3, 1} {
 		start := int(number-1) * partSize
 		chunk := body[start:min(start+partSize, len(body))]
-		part, err := store.UploadPart(ctx, "big/object", uploadID, number, chunk)
+		part, err := store.UploadPart(ctx, "big/object", uploadID, number, chunk, sha256.Sum256(chunk))
 		if err != nil {
 			t.Fatalf("UploadPart(%d) = %v", number, err)
 		}
@@ -85,7 +86,7 @@ func TestAbortAndUnfinishedUploads(t *testing.T) {
 	if _, err := store.CreateMultipart(ctx, "elsewhere/file", sync.PutOptions{}); err != nil {
 		t.Fatalf("CreateMultipart = %v", err)
 	}
-	if _, err := store.UploadPart(ctx, "pending/file", uploadID, 1, []byte("part one")); err != nil {
+	if _, err := store.UploadPart(ctx, "pending/file", uploadID, 1, []byte("part one"), sha256.Sum256([]byte("part one"))); err != nil {
 		t.Fatalf("UploadPart = %v", err)
 	}
 	uploads, err := store.Uploads(ctx, "pending/")
@@ -105,7 +106,7 @@ func TestAbortAndUnfinishedUploads(t *testing.T) {
 	if uploads, err := store.Uploads(ctx, "pending/"); err != nil || len(uploads) != 0 {
 		t.Errorf("Uploads(pending/) after abort = %+v, %v; want none", uploads, err)
 	}
-	_, err = store.UploadPart(ctx, "pending/file", uploadID, 2, []byte("late part"))
+	_, err = store.UploadPart(ctx, "pending/file", uploadID, 2, []byte("late part"), sha256.Sum256([]byte("late part")))
 	if !errors.Is(err, sync.ErrNoSuchUpload) {
 		t.Errorf("UploadPart after abort = %v; want ErrNoSuchUpload", err)
 	}

@@ -3,7 +3,7 @@ package s3store
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -15,6 +15,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/s3seal/s3seal/sync"
 )
@@ -71,33 +72,31 @@ func (s *Store) Head(ctx context.Context, key string) (sync.Object, error) {
 	}, nil
 }
 
-// Put uploads body as key in one PutObject with an explicit Content-MD5
-// (which Object Lock buckets require) and returns the object's ETag
-// (without quotes) and version. When the server returns an MD5-shaped ETag
-// that is not the MD5 of body, the error matches ErrETagMismatch. No user
+// Put uploads body as key in one PutObject and returns the object's ETag
+// (without quotes) and version. The request is signed with the SHA-256 of
+// body (see signedPayload), so a body damaged on the way is refused with an
+// error matching ErrBadDigest. A locked upload (opts.Retention) also carries
+// that SHA-256 as its checksum, which Object Lock requires. No user
 // metadata is ever sent.
 func (s *Store) Put(ctx context.Context, key string, body []byte, opts sync.PutOptions) (sync.Object, error) {
-	sum := md5.Sum(body)
+	sum := sha256.Sum256(body)
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(key),
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
-		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
 		StorageClass:  types.StorageClass(opts.StorageClass),
 	}
 	if r := opts.Retention; r != nil {
 		in.ObjectLockMode, in.ObjectLockRetainUntilDate = types.ObjectLockMode(r.Mode), aws.Time(r.Until.UTC())
+		in.ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(sum[:]))
 	}
-	out, err := s.client.PutObject(ctx, in, unsignedPayload)
+	out, err := s.client.PutObject(ctx, in, signedPayload(sum))
 	if err != nil {
 		return sync.Object{}, s.wrap("put", key, err, sync.ErrNoSuchBucket)
 	}
-	etag := unquote(aws.ToString(out.ETag))
-	if err := s.checkETag("put", key, etag, sum, out.ServerSideEncryption); err != nil {
-		return sync.Object{}, err
-	}
-	return sync.Object{Key: key, ETag: etag, Size: int64(len(body)), VersionID: aws.ToString(out.VersionId)}, nil
+	return sync.Object{Key: key, ETag: unquote(aws.ToString(out.ETag)), Size: int64(len(body)),
+		VersionID: aws.ToString(out.VersionId)}, nil
 }
 
 // Get returns the object's body, which the caller closes, and its ETag
@@ -168,35 +167,27 @@ func (s *Store) deleteErrors(failures []types.Error) error {
 	}
 }
 
-// checkETag returns an error matching ErrETagMismatch when etag is an MD5
-// (32 hex digits) other than sum. Objects encrypted with SSE-KMS have ETags
-// that look like MD5s but are not, so they are not checked; the server
-// verified the Content-MD5 anyway.
-func (s *Store) checkETag(op, key, etag string, sum [md5.Size]byte, sse types.ServerSideEncryption) error {
-	if !isMD5Hex(etag) || strings.HasPrefix(string(sse), "aws:kms") {
-		return nil
-	}
-	if want := hex.EncodeToString(sum[:]); !strings.EqualFold(etag, want) {
-		return s.newError(op, key, sync.ErrETagMismatch, fmt.Sprintf("server returned %s, want %s", etag, want))
-	}
-	return nil
+// signedPayload makes the SigV4 signature of an upload cover sum, the
+// SHA-256 of its body, as x-amz-content-sha256: the server hashes the body
+// it receives and refuses one that does not match, so the hash the caller
+// computed once is the upload's integrity check. Without it the SDK would
+// hash the body a second time (plain http) or send it unsigned (https).
+// The value is set first in the finalize step, before the SDK's checksum
+// and payload-hash steps, which keep a hash that is already set; stack
+// values live for one operation, so each request sets its own. Where the
+// SDK itself adds a checksum (AWS, by default), it signs a trailer instead,
+// and that checksum does the work.
+func signedPayload(sum [sha256.Size]byte) func(*s3.Options) {
+	hash := hex.EncodeToString(sum[:])
+	set := middleware.FinalizeMiddlewareFunc("s3seal.PayloadSHA256", func(
+		ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler,
+	) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		return next.HandleFinalize(v4.SetPayloadHash(ctx, hash), in)
+	})
+	return s3.WithAPIOptions(func(stack *middleware.Stack) error {
+		return stack.Finalize.Add(set, middleware.Before)
+	})
 }
-
-// isMD5Hex reports whether etag has the shape of a hex MD5 digest.
-func isMD5Hex(etag string) bool {
-	if len(etag) != 2*md5.Size {
-		return false
-	}
-	_, err := hex.DecodeString(etag)
-	return err == nil
-}
-
-// unsignedPayload makes an upload's SigV4 signature cover the signed
-// Content-MD5 header instead of a SHA-256 of the body, which the SDK would
-// otherwise compute for every plain-http request (over HTTPS it already
-// sends UNSIGNED-PAYLOAD): the body stays bound to the signature through its
-// MD5, and an upload costs one pass over the bytes fewer.
-var unsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 
 // unquote strips the double quotes S3 puts around ETags.
 func unquote(etag string) string {

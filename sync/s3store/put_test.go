@@ -2,6 +2,8 @@ package s3store_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"slices"
@@ -55,7 +57,8 @@ func TestPutAwkwardKeys(t *testing.T) {
 }
 
 // TestPutSendsStorageClassAndNoMetadata checks the headers of a
-// PutObject: the storage class asked for, a signed Content-MD5, and no user
+// PutObject: the storage class asked for, the body's SHA-256 as the signed
+// payload hash, and no user
 // metadata.
 func TestPutSendsStorageClassAndNoMetadata(t *testing.T) {
 	t.Parallel()
@@ -73,8 +76,14 @@ func TestPutSendsStorageClassAndNoMetadata(t *testing.T) {
 	if got := h.Get("X-Amz-Storage-Class"); got != "STANDARD" {
 		t.Errorf("x-amz-storage-class = %q; want STANDARD", got)
 	}
-	if auth := h.Get("Authorization"); !containsAll(auth, "content-md5", "x-amz-content-sha256") {
-		t.Errorf("Authorization %q does not sign Content-MD5 and x-amz-content-sha256", auth)
+	if auth := h.Get("Authorization"); !containsAll(auth, "x-amz-content-sha256") {
+		t.Errorf("Authorization %q does not sign x-amz-content-sha256", auth)
+	}
+	if got, want := h.Get("X-Amz-Content-Sha256"), sha256.Sum256([]byte("x")); got != hex.EncodeToString(want[:]) {
+		t.Errorf("x-amz-content-sha256 = %q; want the body's SHA-256 %x", got, want)
+	}
+	if got := h.Get("Content-MD5"); got != "" {
+		t.Errorf("Content-MD5 = %q; want none (the signed SHA-256 does its work)", got)
 	}
 	for name := range h {
 		if len(name) > len("X-Amz-Meta-") && http.CanonicalHeaderKey(name[:len("X-Amz-Meta-")]) == "X-Amz-Meta-" {

@@ -1,8 +1,9 @@
 // Command primitives prints this machine's speed of the primitives s3seal
 // spends its CPU on, one core each, so that `make bench` figures from
-// different machines can be compared: MD5 (the catalog's content hash and
-// Content-MD5), SHA-256 (restore's strong hash), ChaCha20-Poly1305 over 64
-// KiB chunks (age's payload) and one age X25519 header (every file).
+// different machines can be compared: MD5 (the catalog's content hash),
+// SHA-256 (restore's strong hash, and the signed hash of every upload's
+// body), ChaCha20-Poly1305 over 64 KiB chunks (age's payload) and one age
+// X25519 header (every file).
 package main
 
 import (

@@ -90,6 +90,11 @@ type Fault struct {
 	// successful (2xx) response with Rewrite(body): a server that answers
 	// other than its state, such as a ListParts that leaves a part out.
 	Rewrite func(body []byte) []byte
+	// Corrupt forwards the request with the bits of its body byte at
+	// offset CorruptAt flipped (if the body is that long), headers and
+	// signature unchanged: a body damaged on its way to the server.
+	Corrupt   bool
+	CorruptAt int64
 }
 
 // FaultFunc chooses the Fault for each request. It is called concurrently.
@@ -354,7 +359,7 @@ func (p *Proxy) Requests(op Op) int {
 }
 
 // Faults returns how many requests the proxy has faulted so far, by kind:
-// "stall", "hold", "reset", "truncate", "swallow", "rewrite", and for error
+// "stall", "hold", "reset", "truncate", "swallow", "rewrite", "corrupt", and for error
 // answers the S3 error code sent ("InternalError", "SlowDown", ...).
 func (p *Proxy) Faults() map[string]int {
 	p.mu.Lock()
@@ -469,7 +474,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if fault != nil {
 		f = fault(req)
 	}
-	body := &countingBody{body: r.Body, proxy: p, req: req}
+	body := &countingBody{body: r.Body, proxy: p, req: req, corruptAt: -1}
 	p.mu.Lock()
 	if p.capture[req.Op] {
 		body.capture = &Transmission{Request: *req}
@@ -509,6 +514,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			r = r.WithContext(context.WithValue(r.Context(), rewriteKey{}, f.Rewrite))
 		} else if f.Truncate {
 			w = &truncatingWriter{ResponseWriter: w, proxy: p, after: f.TruncateAfter}
+		}
+		if f.Corrupt {
+			p.countFault("corrupt")
+			body.corruptAt = f.CorruptAt
 		}
 		p.forward.ServeHTTP(w, r)
 	}
@@ -577,6 +586,10 @@ type countingBody struct {
 	proxy   *Proxy
 	req     *Request
 	capture *Transmission // nil unless the proxy captures req.Op
+	// corruptAt is the offset of the body byte to flip after counting
+	// and capturing it (negative: none).
+	corruptAt int64
+	read      int64
 }
 
 func (c *countingBody) Read(b []byte) (int, error) {
@@ -602,6 +615,10 @@ func (c *countingBody) Read(b []byte) (int, error) {
 		wait = p.paceAt.Sub(now)
 	}
 	p.mu.Unlock()
+	if at := c.corruptAt - c.read; at >= 0 && at < int64(n) {
+		b[at] ^= 0xff
+	}
+	c.read += int64(n)
 	if hook != nil {
 		hook(c.req, total)
 	}

@@ -3,6 +3,7 @@ package s3test_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	gosync "sync"
@@ -54,11 +55,11 @@ func TestProxyCountsBodyBytesPerOperationAndKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	part := bytes.Repeat([]byte("p"), 5<<20)
-	p1, err := st.UploadPart(ctx, "dir/large", id, 1, part)
+	p1, err := st.UploadPart(ctx, "dir/large", id, 1, part, sha256.Sum256(part))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := st.UploadPart(ctx, "dir/large", id, 2, small)
+	p2, err := st.UploadPart(ctx, "dir/large", id, 2, small, sha256.Sum256(small))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestProxyCapturesBodiesAndRewritesAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	whole := bytes.Repeat([]byte("w"), 5<<20)
-	if _, err := st.UploadPart(ctx, "k", id, 1, whole); err != nil {
+	if _, err := st.UploadPart(ctx, "k", id, 1, whole, sha256.Sum256(whole)); err != nil {
 		t.Fatal(err)
 	}
 	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
@@ -278,7 +279,7 @@ func TestProxyCapturesBodiesAndRewritesAnswers(t *testing.T) {
 		return s3test.Fault{}
 	})
 	cut := bytes.Repeat([]byte("c"), 5<<20)
-	st.UploadPart(ctx, "k", id, 2, cut) // retried, reset each time
+	st.UploadPart(ctx, "k", id, 2, cut, sha256.Sum256(cut)) // retried, reset each time
 	proxy.SetFault(func(r *s3test.Request) s3test.Fault {
 		if r.Op != s3test.OpListParts {
 			return s3test.Fault{}
