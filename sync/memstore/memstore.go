@@ -274,7 +274,7 @@ func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts sync.PutOp
 
 // errChanged fails a range operation whose object's ETag is not the one
 // given, as S3's If-Match does (412 PreconditionFailed).
-var errChanged = errors.New("precondition failed: the object's ETag is not the one given")
+var errChanged = fmt.Errorf("precondition failed: the object's ETag is not the one given: %w", sync.ErrObjectChanged)
 
 // rangeOf returns the bytes [off, off+n) of key's body (fewer at its end)
 // if its ETag is etag; call it with s.mu held.
@@ -291,14 +291,15 @@ func (s *Store) rangeOf(op Op, key, etag string, off, n int64) ([]byte, error) {
 	return o.body[off:min(off+n, int64(len(o.body)))], nil
 }
 
-// GetRange returns a copy of n bytes of key from offset off, if key's ETag
-// is etag.
-func (s *Store) GetRange(ctx context.Context, key, etag string, off, n int64) ([]byte, error) {
-	if err := s.start(ctx, OpGetRange, key, 0); err != nil {
+// GetRange returns a copy of n bytes of obj.Key from offset off, if its
+// ETag is obj.ETag. The store keeps no versions: obj.VersionID is not
+// looked at.
+func (s *Store) GetRange(ctx context.Context, obj sync.Object, off, n int64) ([]byte, error) {
+	if err := s.start(ctx, OpGetRange, obj.Key, 0); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	body, err := s.rangeOf(OpGetRange, key, etag, off, n)
+	body, err := s.rangeOf(OpGetRange, obj.Key, obj.ETag, off, n)
 	return bytes.Clone(body), err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -114,24 +115,57 @@ func isUnreserved(c byte) bool {
 		c == '-' || c == '_' || c == '.' || c == '~'
 }
 
-// GetRange returns n bytes of key from offset off (fewer at the end), with
-// If-Match on etag so that a changed object is an error, not mixed bytes.
-func (s *Store) GetRange(ctx context.Context, key, etag string, off, n int64) ([]byte, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+// GetRange returns n bytes of obj.Key from offset off (fewer at the end),
+// with If-Match on obj.ETag, and of the version obj.VersionID when given,
+// so that a changed object is an error, not mixed bytes: the server's 412
+// PreconditionFailed, or 416 for a range past the object's end, matches
+// sync.ErrObjectChanged. A body that broke off or ended before its
+// Content-Length matches sync.ErrTransfer.
+func (s *Store) GetRange(ctx context.Context, obj sync.Object, off, n int64) ([]byte, error) {
+	in := &s3.GetObjectInput{
 		Bucket:  aws.String(s.bucket),
-		Key:     aws.String(key),
+		Key:     aws.String(obj.Key),
 		Range:   aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1)),
-		IfMatch: aws.String(`"` + etag + `"`),
-	})
+		IfMatch: aws.String(`"` + obj.ETag + `"`),
+	}
+	if obj.VersionID != "" {
+		in.VersionId = aws.String(obj.VersionID)
+	}
+	out, err := s.client.GetObject(ctx, in)
+	// 412: another ETag or version; 416: an object shorter than obj says.
+	if status := httpStatus(err); status == http.StatusPreconditionFailed || status == http.StatusRequestedRangeNotSatisfiable {
+		return nil, &opError{op: "get range of", address: s.address(obj.Key), sentinel: sync.ErrObjectChanged, err: err}
+	}
 	if err != nil {
-		return nil, s.wrap("get range of", key, err, sync.ErrNotFound)
+		return nil, s.wrap("get range of", obj.Key, err, sync.ErrNotFound)
 	}
 	defer out.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(out.Body, n))
+	if want := fmt.Sprintf("bytes %d-", off); !strings.HasPrefix(aws.ToString(out.ContentRange), want) {
+		return nil, s.newError("get range of", obj.Key, nil, fmt.Sprintf("the response's Content-Range is %q, not the range asked for (%s...)", aws.ToString(out.ContentRange), want))
+	}
+	body, err := readRange(out.Body, out.ContentLength, n)
+	if err != nil && ctx.Err() == nil {
+		return nil, &opError{op: "get range of", address: s.address(obj.Key), sentinel: sync.ErrTransfer, err: err}
+	}
 	if err != nil {
-		return nil, s.wrap("get range of", key, err, sync.ErrNotFound)
+		return nil, s.wrap("get range of", obj.Key, err, sync.ErrNotFound)
 	}
 	return body, nil
+}
+
+// readRange reads a ranged GET's body of at most n bytes into one buffer of
+// its size: Content-Length's, when the response gives one (fewer than n at
+// the end of the object), and a body that ends before it is an error.
+func readRange(body io.Reader, contentLength *int64, n int64) ([]byte, error) {
+	if contentLength == nil || *contentLength < 0 {
+		return io.ReadAll(io.LimitReader(body, n))
+	}
+	buf := make([]byte, min(n, *contentLength))
+	got, err := io.ReadFull(body, buf)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = fmt.Errorf("body ended after %d of %d bytes", got, len(buf))
+	}
+	return buf, err
 }
 
 // UploadPartCopy makes the bytes [off, off+n) of srcKey, with
