@@ -259,9 +259,15 @@ func encryptFor(t *testing.T, r age.Recipient, plain []byte) []byte {
 // TestRestoreInRangesOnGateway restores and deep-audits a file of three
 // ranges from the real S3 gateway, on a versioned bucket so that the ranges
 // are pinned to the recorded version as well as its ETag, and counts the
-// ranged GETs the gateway served.
+// ranged GETs the gateway served: with MD5 ETags, and with ETags that are
+// not.
 func TestRestoreInRangesOnGateway(t *testing.T) {
-	srv := s3test.Get(t)
+	for _, mode := range []s3test.Mode{s3test.Default, s3test.DataIntegrityETags} {
+		t.Run(mode.String(), func(t *testing.T) { restoreInRangesOnGateway(t, s3test.GetMode(t, mode)) })
+	}
+}
+
+func restoreInRangesOnGateway(t *testing.T, srv *s3test.Server) {
 	proxy := s3test.StartProxy(t, srv.Endpoint)
 	cfg := srv.Config(srv.NewLockedBucket(t))
 	cfg.Endpoint = proxy.URL

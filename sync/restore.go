@@ -74,7 +74,8 @@ type RestoreSummary struct {
 // Restore brings every file of the catalog back under opts.Dest. Each object
 // is downloaded, decrypted and written to a temporary file next to its final
 // name; only when the object's ETag and size (as the GetObject response
-// gives them) are the catalog's, and the plaintext's size and SHA-256 (or
+// gives them; for an object read in ranges, the ETag the server checked
+// for each range and the ranges' lengths) are the catalog's, and the plaintext's size and SHA-256 (or
 // MD5, for rows recorded before SHA-256 was, counted in MD5Only) match the
 // catalog, is its mode and mtime set and the file renamed into place. The
 // setuid, setgid and sticky bits are dropped unless opts.KeepSpecialModes;
