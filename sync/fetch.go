@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	gosync "sync"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // Restore and deep audit read objects through a fetcher. A small object is
@@ -17,8 +15,9 @@ import (
 // them fetched ahead in parallel, each pinned to the object the caller
 // expects (its ETag as an opaque If-Match token, and its version where one
 // is known), and handed to the decrypter in order: age's own checks see
-// the object exactly as one GET would give it. The bytes of fetched ranges
-// not yet read are bounded, over the whole run, by downloadMemory.
+// the object exactly as one GET would give it. Ranges are read into a fixed
+// pool of rangeSize buffers, downloadMemory bytes over the whole run, which
+// bounds the memory of a restore whatever the number of files in flight.
 
 const (
 	// rangeSize is the size of the ranges a large object is read in; an
@@ -27,19 +26,19 @@ const (
 	// rangesPerObject is how many ranges of one object are fetched or
 	// waiting to be read at once.
 	rangesPerObject = 4
-	// downloadMemory bounds the bytes of fetched ranges held at once by a
-	// run, over all its objects.
-	downloadMemory = 128 << 20
+	// downloadMemory is the size of a run's pool of range buffers, over
+	// all its objects.
+	downloadMemory = 64 << 20
 )
 
 // fetcher opens objects of one bucket for reading.
 type fetcher struct {
-	store  Bucket
-	memory *semaphore.Weighted // bytes of ranges held
+	store   Bucket
+	buffers *bufferPool // of the ranges
 }
 
 func newFetcher(store Bucket) *fetcher {
-	return &fetcher{store: store, memory: semaphore.NewWeighted(downloadMemory)}
+	return &fetcher{store: store, buffers: newBufferPool(downloadMemory/rangeSize, rangeSize)}
 }
 
 // objectBody is an object's ciphertext as fetcher.open returns it.
@@ -92,8 +91,9 @@ func (b *streamBody) failed() error { return b.err }
 // fetchedRange is one range of an object, fetched or being fetched.
 type fetchedRange struct {
 	off, n int64
+	buf    []byte        // from the pool
 	ready  chan struct{} // closed once body and err are set
-	body   []byte
+	body   []byte        // the bytes read, in buf
 	err    error
 }
 
@@ -101,11 +101,11 @@ type fetchedRange struct {
 // goroutine of its own, which Close stops and waits for.
 type rangeBody struct {
 	want    Object
-	memory  *semaphore.Weighted
+	buffers *bufferPool
 	cancel  context.CancelFunc
 	ranges  chan *fetchedRange // in offset order; closed when the fetching is over
 	slots   chan struct{}      // one per range fetched and not yet read
-	current *fetchedRange      // the range being read; its memory is held
+	current *fetchedRange      // the range being read; its buffer is held
 	rest    []byte             // what is left of it
 	next    int64              // the offset after the last range taken
 	err     error              // sticky: io.EOF, or why the read failed
@@ -113,15 +113,14 @@ type rangeBody struct {
 
 func (f *fetcher) openRanges(ctx context.Context, want Object) *rangeBody {
 	ctx, cancel := context.WithCancel(ctx)
-	b := &rangeBody{want: want, memory: f.memory, cancel: cancel,
+	b := &rangeBody{want: want, buffers: f.buffers, cancel: cancel,
 		ranges: make(chan *fetchedRange, rangesPerObject), slots: make(chan struct{}, rangesPerObject)}
 	go b.fetchAll(ctx, f.store.Ranges)
 	return b
 }
 
 // fetchAll starts the fetch of every range in order, each once a slot and
-// its memory are free, and closes b.ranges when they are all done or ctx
-// is.
+// a buffer are free, and closes b.ranges when they are all done or ctx is.
 func (b *rangeBody) fetchAll(ctx context.Context, ranges RangeCopier) {
 	var fetches gosync.WaitGroup
 	defer close(b.ranges)
@@ -133,28 +132,31 @@ func (b *rangeBody) fetchAll(ctx context.Context, ranges RangeCopier) {
 			return
 		}
 		r := &fetchedRange{off: off, n: min(rangeSize, b.want.Size-off), ready: make(chan struct{})}
-		if b.memory.Acquire(ctx, r.n) != nil {
+		var err error
+		if r.buf, err = b.buffers.get(ctx, r.n); err != nil {
+			<-b.slots
 			return
 		}
 		b.ranges <- r // never blocks: a slot is held for it
 		fetches.Go(func() {
 			defer close(r.ready)
-			r.body, r.err = fetchRange(ctx, ranges, b.want, r.off, r.n)
+			r.body, r.err = fetchRange(ctx, ranges, b.want, r.off, r.buf[:r.n])
 		})
 	}
 }
 
-// fetchRange reads one range, trying again when its body broke off.
-func fetchRange(ctx context.Context, ranges RangeCopier, want Object, off, n int64) ([]byte, error) {
+// fetchRange reads one range into buf, trying again when its body broke
+// off.
+func fetchRange(ctx context.Context, ranges RangeCopier, want Object, off int64, buf []byte) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
-		body, err := ranges.GetRange(ctx, want, off, n)
+		got, err := ranges.GetRange(ctx, want, off, buf)
 		switch {
-		case err == nil && int64(len(body)) != n:
+		case err == nil && got != len(buf):
 			// The server checked the ETag: the object is shorter than the
 			// one described.
-			return nil, fmt.Errorf("%w: object %s ended at %d bytes, %d were recorded", ErrObjectChanged, want.Key, off+int64(len(body)), want.Size)
+			return nil, fmt.Errorf("%w: object %s ended at %d bytes, %d were recorded", ErrObjectChanged, want.Key, off+int64(got), want.Size)
 		case err == nil:
-			return body, nil
+			return buf, nil
 		case !errors.Is(err, ErrTransfer) || attempt == downloadAttempts || ctx.Err() != nil:
 			return nil, err
 		}
@@ -190,10 +192,10 @@ func (b *rangeBody) take() {
 	b.rest, b.err = r.body, r.err
 }
 
-// drop gives back the memory and the slot of the current range.
+// drop gives back the buffer and the slot of the current range.
 func (b *rangeBody) drop() {
 	if b.current != nil {
-		b.memory.Release(b.current.n)
+		b.buffers.put(b.current.buf)
 		<-b.slots
 		b.current, b.rest = nil, nil
 	}
@@ -207,14 +209,14 @@ func (b *rangeBody) failed() error {
 	return b.err
 }
 
-// Close stops the fetching, waits for it and gives back the memory of the
+// Close stops the fetching, waits for it and gives back the buffers of the
 // ranges fetched and not read.
 func (b *rangeBody) Close() error {
 	b.cancel()
 	b.drop()
 	for r := range b.ranges {
 		<-r.ready
-		b.memory.Release(r.n)
+		b.buffers.put(r.buf)
 	}
 	return nil
 }

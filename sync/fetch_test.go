@@ -196,10 +196,10 @@ func TestRestoreDamagedRange(t *testing.T) {
 	for _, damage := range []struct {
 		name   string
 		reason string
-		edit   func([]byte) []byte
+		edit   func([]byte) int // returns the bytes served
 	}{
-		{"truncated", "verify", func(b []byte) []byte { return b[:len(b)-1] }},
-		{"tampered", "", func(b []byte) []byte { b[len(b)/2] ^= 1; return b }},
+		{"truncated", "verify", func(b []byte) int { return len(b) - 1 }},
+		{"tampered", "", func(b []byte) int { b[len(b)/2] ^= 1; return len(b) }},
 	} {
 		bucket := store.Bucket()
 		bucket.Ranges = &damagingRanges{RangeCopier: bucket.Ranges, edit: damage.edit}
@@ -214,16 +214,16 @@ func TestRestoreDamagedRange(t *testing.T) {
 // damagingRanges edits the second range it serves.
 type damagingRanges struct {
 	sync.RangeCopier
-	edit  func([]byte) []byte
+	edit  func([]byte) int
 	calls atomic.Int32
 }
 
-func (d *damagingRanges) GetRange(ctx context.Context, obj sync.Object, off, n int64) ([]byte, error) {
-	body, err := d.RangeCopier.GetRange(ctx, obj, off, n)
+func (d *damagingRanges) GetRange(ctx context.Context, obj sync.Object, off int64, buf []byte) (int, error) {
+	got, err := d.RangeCopier.GetRange(ctx, obj, off, buf)
 	if err == nil && d.calls.Add(1) == 2 {
-		body = d.edit(body)
+		got = d.edit(buf[:got])
 	}
-	return body, err
+	return got, err
 }
 
 // checkEmpty fails the test unless dest holds no file, not even a

@@ -126,12 +126,13 @@ type Copier interface {
 // audit fetch a large object as ranges in parallel, and rekey has the
 // server build an object from most of another one.
 type RangeCopier interface {
-	// GetRange returns n bytes of obj.Key from offset off (fewer at the
-	// end of the object) as long as the object is obj: its ETag is
-	// obj.ETag, and it is the version obj.VersionID when that is given.
-	// Another object is an error wrapping ErrObjectChanged; a body that
-	// broke off, one wrapping ErrTransfer.
-	GetRange(ctx context.Context, obj Object, off, n int64) ([]byte, error)
+	// GetRange reads the bytes of obj.Key from offset off into buf,
+	// len(buf) of them (fewer at the end of the object), and returns how
+	// many, as long as the object is obj: its ETag is obj.ETag, and it is
+	// the version obj.VersionID when that is given. Another object is an
+	// error wrapping ErrObjectChanged; a body that broke off, one wrapping
+	// ErrTransfer.
+	GetRange(ctx context.Context, obj Object, off int64, buf []byte) (int, error)
 	// UploadPartCopy makes the bytes [off, off+n) of srcKey, as long as its
 	// ETag is srcETag, part number of the upload of key.
 	UploadPartCopy(ctx context.Context, key, uploadID string, number int32, srcKey, srcETag string, off, n int64) (Part, error)

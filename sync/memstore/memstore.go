@@ -291,16 +291,16 @@ func (s *Store) rangeOf(op Op, key, etag string, off, n int64) ([]byte, error) {
 	return o.body[off:min(off+n, int64(len(o.body)))], nil
 }
 
-// GetRange returns a copy of n bytes of obj.Key from offset off, if its
-// ETag is obj.ETag. The store keeps no versions: obj.VersionID is not
+// GetRange copies len(buf) bytes of obj.Key from offset off into buf, if
+// its ETag is obj.ETag. The store keeps no versions: obj.VersionID is not
 // looked at.
-func (s *Store) GetRange(ctx context.Context, obj sync.Object, off, n int64) ([]byte, error) {
+func (s *Store) GetRange(ctx context.Context, obj sync.Object, off int64, buf []byte) (int, error) {
 	if err := s.start(ctx, OpGetRange, obj.Key, 0); err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer s.mu.Unlock()
-	body, err := s.rangeOf(OpGetRange, obj.Key, obj.ETag, off, n)
-	return bytes.Clone(body), err
+	body, err := s.rangeOf(OpGetRange, obj.Key, obj.ETag, off, int64(len(buf)))
+	return copy(buf, body), err
 }
 
 // UploadPartCopy stores the bytes [off, off+n) of srcKey, if its ETag is

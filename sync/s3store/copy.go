@@ -115,13 +115,15 @@ func isUnreserved(c byte) bool {
 		c == '-' || c == '_' || c == '.' || c == '~'
 }
 
-// GetRange returns n bytes of obj.Key from offset off (fewer at the end),
+// GetRange reads len(buf) bytes of obj.Key from offset off (fewer at the
+// end) into buf,
 // with If-Match on obj.ETag, and of the version obj.VersionID when given,
 // so that a changed object is an error, not mixed bytes: the server's 412
 // PreconditionFailed, or 416 for a range past the object's end, matches
 // sync.ErrObjectChanged. A body that broke off or ended before its
 // Content-Length matches sync.ErrTransfer.
-func (s *Store) GetRange(ctx context.Context, obj sync.Object, off, n int64) ([]byte, error) {
+func (s *Store) GetRange(ctx context.Context, obj sync.Object, off int64, buf []byte) (int, error) {
+	n := int64(len(buf))
 	in := &s3.GetObjectInput{
 		Bucket:  aws.String(s.bucket),
 		Key:     aws.String(obj.Key),
@@ -134,38 +136,43 @@ func (s *Store) GetRange(ctx context.Context, obj sync.Object, off, n int64) ([]
 	out, err := s.client.GetObject(ctx, in)
 	// 412: another ETag or version; 416: an object shorter than obj says.
 	if status := httpStatus(err); status == http.StatusPreconditionFailed || status == http.StatusRequestedRangeNotSatisfiable {
-		return nil, &opError{op: "get range of", address: s.address(obj.Key), sentinel: sync.ErrObjectChanged, err: err}
+		return 0, &opError{op: "get range of", address: s.address(obj.Key), sentinel: sync.ErrObjectChanged, err: err}
 	}
 	if err != nil {
-		return nil, s.wrap("get range of", obj.Key, err, sync.ErrNotFound)
+		return 0, s.wrap("get range of", obj.Key, err, sync.ErrNotFound)
 	}
 	defer out.Body.Close()
 	if want := fmt.Sprintf("bytes %d-", off); !strings.HasPrefix(aws.ToString(out.ContentRange), want) {
-		return nil, s.newError("get range of", obj.Key, nil, fmt.Sprintf("the response's Content-Range is %q, not the range asked for (%s...)", aws.ToString(out.ContentRange), want))
+		return 0, s.newError("get range of", obj.Key, nil, fmt.Sprintf("the response's Content-Range is %q, not the range asked for (%s...)", aws.ToString(out.ContentRange), want))
 	}
-	body, err := readRange(out.Body, out.ContentLength, n)
+	got, err := readRange(out.Body, out.ContentLength, buf)
 	if err != nil && ctx.Err() == nil {
-		return nil, &opError{op: "get range of", address: s.address(obj.Key), sentinel: sync.ErrTransfer, err: err}
+		return got, &opError{op: "get range of", address: s.address(obj.Key), sentinel: sync.ErrTransfer, err: err}
 	}
 	if err != nil {
-		return nil, s.wrap("get range of", obj.Key, err, sync.ErrNotFound)
+		return got, s.wrap("get range of", obj.Key, err, sync.ErrNotFound)
 	}
-	return body, nil
+	return got, nil
 }
 
-// readRange reads a ranged GET's body of at most n bytes into one buffer of
-// its size: Content-Length's, when the response gives one (fewer than n at
-// the end of the object), and a body that ends before it is an error.
-func readRange(body io.Reader, contentLength *int64, n int64) ([]byte, error) {
+// readRange reads a ranged GET's body into buf: Content-Length's bytes
+// when the response gives one (fewer than len(buf) at the end of the
+// object), and a body that ends before them is an error; else up to
+// len(buf), as many as the body has.
+func readRange(body io.Reader, contentLength *int64, buf []byte) (int, error) {
 	if contentLength == nil || *contentLength < 0 {
-		return io.ReadAll(io.LimitReader(body, n))
+		got, err := io.ReadFull(body, buf)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = nil
+		}
+		return got, err
 	}
-	buf := make([]byte, min(n, *contentLength))
+	buf = buf[:min(int64(len(buf)), *contentLength)]
 	got, err := io.ReadFull(body, buf)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		err = fmt.Errorf("body ended after %d of %d bytes", got, len(buf))
 	}
-	return buf, err
+	return got, err
 }
 
 // UploadPartCopy makes the bytes [off, off+n) of srcKey, with
