@@ -54,7 +54,7 @@ type AuditOptions struct {
 	// Sample is the percentage (0, 100] of the catalog rows whose object
 	// Deep checks, chosen at random, at least one; 0 means all of them.
 	Sample float64
-	Jobs   int // files hashed or objects checked at once; 0 = 4
+	Jobs   int // files hashed at once, and 16 times as many objects checked; 0 = 4
 	Report Reporter
 }
 

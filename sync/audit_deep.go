@@ -30,8 +30,9 @@ func (a *auditState) deep(ctx context.Context) error {
 		}
 	}
 	var tally deepTally
-	forEach(ctx, a.opts.Jobs, sample(present, a.opts.Sample), func(row catalog.File) {
-		a.checkObject(ctx, row, &tally)
+	objects := newFetcher(a.store)
+	forEach(ctx, a.opts.Jobs*downloadsPerJob, sample(present, a.opts.Sample), func(row catalog.File) {
+		a.checkObject(ctx, objects, row, &tally)
 	})
 	if err := ctx.Err(); err != nil {
 		return err
@@ -42,6 +43,10 @@ func (a *auditState) deep(ctx context.Context) error {
 	return nil
 }
 
+// downloadsPerJob is how many objects a deep audit reads at once per
+// --jobs: like restore, it mostly waits for round trips.
+const downloadsPerJob = 16
+
 // ReasonVerifiedMD5Only is the Reason of a deep audit's done event for an
 // object verified by MD5 alone, its catalog row having no SHA-256; fully
 // verified objects have Reason "verified".
@@ -51,8 +56,8 @@ const ReasonVerifiedMD5Only = "verified-md5-only"
 // object read must have the row's ETag and size, and its plaintext the
 // row's size and SHA-256 (MD5 for rows without one). Only then is it
 // reported verified.
-func (a *auditState) checkObject(ctx context.Context, row catalog.File, tally *deepTally) {
-	obj, size, sums, err := a.readObject(ctx, row, tally)
+func (a *auditState) checkObject(ctx context.Context, objects *fetcher, row catalog.File, tally *deepTally) {
+	obj, size, sums, err := a.readObject(ctx, objects, row, tally)
 	if ctx.Err() != nil {
 		return
 	}
@@ -110,18 +115,19 @@ type objectOpenError struct{ err error }
 
 func (e *objectOpenError) Error() string { return e.err.Error() }
 
-// readObject downloads and decrypts row's object and returns the object as
-// the GetObject response describes it, and the plaintext's size and hashes.
-func (a *auditState) readObject(ctx context.Context, row catalog.File, tally *deepTally) (Object, int64, plainSums, error) {
-	body, obj, err := a.store.Get(ctx, row.ObjectKey)
+// readObject downloads and decrypts row's object, the one listed, and
+// returns the object as the bucket describes it (see fetcher.open), and
+// the plaintext's size and hashes.
+func (a *auditState) readObject(ctx context.Context, objects *fetcher, row catalog.File, tally *deepTally) (Object, int64, plainSums, error) {
+	listed, _ := a.remote.Get(row.ObjectKey)
+	body, obj, err := objects.open(ctx, Object{Key: row.ObjectKey, ETag: listed.ETag, Size: listed.Size})
 	if err != nil {
 		return obj, 0, plainSums{}, &objectOpenError{err}
 	}
 	defer body.Close()
-	whole := &wholeBody{r: body, key: row.ObjectKey, size: obj.Size}
-	n, sums, err := a.decryptObject(ctx, whole, tally)
-	if whole.err != nil {
-		return obj, n, sums, &objectOpenError{whole.err}
+	n, sums, err := a.decryptObject(ctx, body, tally)
+	if ferr := body.failed(); ferr != nil {
+		return obj, n, sums, &objectOpenError{ferr}
 	}
 	return obj, n, sums, err
 }

@@ -42,7 +42,10 @@
 // and size of the GetObject response and the plaintext's size and SHA-256
 // (MD5 alone for rows that have no SHA-256, and they say so); restore writes
 // regular files only, with their permission bits, and the setuid, setgid and
-// sticky bits only when asked.
+// sticky bits only when asked. Both download many objects at once, and read
+// an object over 8 MiB as ranges fetched in parallel, each pinned to the
+// expected ETag (and version), decrypted in order; the ranges held are
+// bounded over the run (fetch.go).
 //
 // Memory is bounded by the number of jobs times the part size: every upload
 // body of more than 1 MiB comes from a fixed pool of part buffers. Smaller

@@ -65,7 +65,7 @@ func FuzzRestorePath(f *testing.F) {
 
 		r := row
 		r.Path = rel
-		_, _, err = restoreFile(context.Background(), root, bucketOf(store), r, &RestoreOptions{Identities: []age.Identity{id}}, &reporter{})
+		_, _, err = restoreFile(context.Background(), root, newFetcher(bucketOf(store)), r, &RestoreOptions{Identities: []age.Identity{id}}, &reporter{})
 
 		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 			t.Fatalf("restoreFile(%q) wrote %d entries outside DEST (err %v)", rel, len(entries), err)

@@ -305,8 +305,10 @@ func recordRekeyed(ctx context.Context, db *catalog.DB, b Bucket, row catalog.Fi
 // getRange reads n bytes of obj from off.
 func getRange(ctx context.Context, b Bucket, obj Object, off, n int64, sum *RekeySummary) ([]byte, error) {
 	sum.Requests++
-	body, err := b.Ranges.GetRange(ctx, obj.Key, obj.ETag, off, n)
-	sum.Read += int64(len(body))
+	body := make([]byte, n)
+	got, err := b.Ranges.GetRange(ctx, Object{Key: obj.Key, ETag: obj.ETag}, off, body)
+	body = body[:got]
+	sum.Read += int64(got)
 	if err == nil && int64(len(body)) != n {
 		err = fmt.Errorf("get range of %s: got %d bytes, want %d", obj.Key, len(body), n)
 	}

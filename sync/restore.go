@@ -44,7 +44,10 @@ const ReasonMD5Only = "md5-only"
 type RestoreOptions struct {
 	Dest       string // the destination folder, created if missing; partial files a killed restore left in it are removed first, so run one Restore into a Dest at a time
 	Identities []age.Identity
-	Jobs       int // files in flight; 0 = 4
+	// Jobs is how many files are downloaded at once (0 = DefaultRestoreJobs);
+	// a large file's ranges, a few in flight each, share one memory bound
+	// whatever the number.
+	Jobs int
 	// KeepSpecialModes applies the setuid, setgid and sticky bits of the
 	// catalog rows; by default they are dropped.
 	KeepSpecialModes bool
@@ -52,6 +55,11 @@ type RestoreOptions struct {
 	Match  func(path string) bool
 	Report Reporter
 }
+
+// DefaultRestoreJobs is RestoreOptions.Jobs when none is given: a small
+// file costs a round trip and little else, so many of them in flight keep
+// a distant link busy.
+const DefaultRestoreJobs = 64
 
 // RestoreSummary counts what a restore did.
 type RestoreSummary struct {
@@ -66,7 +74,8 @@ type RestoreSummary struct {
 // Restore brings every file of the catalog back under opts.Dest. Each object
 // is downloaded, decrypted and written to a temporary file next to its final
 // name; only when the object's ETag and size (as the GetObject response
-// gives them) are the catalog's, and the plaintext's size and SHA-256 (or
+// gives them; for an object read in ranges, the ETag the server checked
+// for each range and the ranges' lengths) are the catalog's, and the plaintext's size and SHA-256 (or
 // MD5, for rows recorded before SHA-256 was, counted in MD5Only) match the
 // catalog, is its mode and mtime set and the file renamed into place. The
 // setuid, setgid and sticky bits are dropped unless opts.KeepSpecialModes;
@@ -79,7 +88,7 @@ type RestoreSummary struct {
 func Restore(ctx context.Context, db *catalog.DB, store Bucket, opts RestoreOptions) (RestoreSummary, error) {
 	var sum RestoreSummary
 	if opts.Jobs <= 0 {
-		opts.Jobs = 4
+		opts.Jobs = DefaultRestoreJobs
 	}
 	r := &reporter{fn: opts.Report}
 	if err := os.MkdirAll(opts.Dest, 0o755); err != nil {
@@ -110,8 +119,9 @@ func Restore(ctx context.Context, db *catalog.DB, store Bucket, opts RestoreOpti
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var mu gosync.Mutex // guards sum
+	objects := newFetcher(store)
 	forEach(ctx, opts.Jobs, rows, func(f catalog.File) {
-		n, skipped, err := restoreFile(ctx, root, store, f, &opts, r)
+		n, skipped, err := restoreFile(ctx, root, objects, f, &opts, r)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -165,7 +175,7 @@ func CheckPath(rel string) error {
 }
 
 // restoreFile restores one catalog row under root.
-func restoreFile(ctx context.Context, root *os.Root, store Bucket, f catalog.File, opts *RestoreOptions, r *reporter) (int64, bool, error) {
+func restoreFile(ctx context.Context, root *os.Root, objects *fetcher, f catalog.File, opts *RestoreOptions, r *reporter) (int64, bool, error) {
 	if err := CheckPath(f.Path); err != nil {
 		return 0, false, err
 	}
@@ -183,7 +193,7 @@ func restoreFile(ctx context.Context, root *os.Root, store Bucket, f catalog.Fil
 	}
 	r.report(Event{Kind: EventStart, Path: f.Path, Size: f.Size})
 	for attempt := 1; ; attempt++ {
-		n, err := restoreOnce(ctx, root, store, f, opts, r)
+		n, err := restoreOnce(ctx, root, objects, f, opts, r)
 		if err == nil || !errors.Is(err, ErrTransfer) || attempt == downloadAttempts || ctx.Err() != nil {
 			return n, false, err
 		}
@@ -196,7 +206,7 @@ const downloadAttempts = 3
 
 // restoreOnce downloads f into a new temporary file and renames it into
 // place, or removes it.
-func restoreOnce(ctx context.Context, root *os.Root, store Bucket, f catalog.File, opts *RestoreOptions, r *reporter) (int64, error) {
+func restoreOnce(ctx context.Context, root *os.Root, objects *fetcher, f catalog.File, opts *RestoreOptions, r *reporter) (int64, error) {
 	tmp, err := tempName(f.Path)
 	if err != nil {
 		return 0, err
@@ -205,7 +215,7 @@ func restoreOnce(ctx context.Context, root *os.Root, store Bucket, f catalog.Fil
 	if err != nil {
 		return 0, err
 	}
-	n, err := download(ctx, store, f, opts.Identities, &progressWriter{w: out, path: f.Path, report: r})
+	n, err := download(ctx, objects, f, opts.Identities, &progressWriter{w: out, path: f.Path, report: r})
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -244,8 +254,13 @@ func tempName(rel string) (string, error) {
 
 // download writes the decrypted object of f to out after checking that the
 // object read is the one f records, and checks the plaintext against f.
-func download(ctx context.Context, store Bucket, f catalog.File, ids []age.Identity, out io.Writer) (int64, error) {
-	body, obj, err := getRecorded(ctx, store, f)
+// The object read is the version f points to when the catalog knows one
+// and the store keeps versions (so a file overwritten or deleted since, by
+// a later sync or by someone else, still restores as recorded), else the
+// current object.
+func download(ctx context.Context, objects *fetcher, f catalog.File, ids []age.Identity, out io.Writer) (int64, error) {
+	recorded := Object{Key: f.ObjectKey, ETag: f.ETag, Size: f.CipherSize, VersionID: f.VersionID}
+	body, obj, err := objects.open(ctx, recorded)
 	if errors.Is(err, ErrInvalidObjectState) {
 		return 0, fmt.Errorf("%w: restore it from its archive storage class first (S3 RestoreObject), then run restore again", err)
 	}
@@ -256,28 +271,25 @@ func download(ctx context.Context, store Bucket, f catalog.File, ids []age.Ident
 	if err := checkObject(f, obj); err != nil {
 		return 0, err
 	}
-	whole := &wholeBody{r: body, key: f.ObjectKey, size: obj.Size}
-	plain, err := cipher.Decrypt(whole, ids...)
+	plain, err := cipher.Decrypt(body, ids...)
 	if err != nil {
-		return 0, whole.cause(err)
+		return 0, causeOf(body, err)
 	}
 	h := newPlainHash()
 	n, err := io.Copy(io.MultiWriter(out, h), plain)
 	if err != nil {
-		return n, whole.cause(fmt.Errorf("decrypt %s: %w", f.ObjectKey, err))
+		return n, causeOf(body, fmt.Errorf("decrypt %s: %w", f.ObjectKey, err))
 	}
 	return n, checkContent(f, n, h.sums())
 }
 
-// getRecorded reads the object f records: the version it points to when the
-// catalog knows one and the store keeps versions (so a file overwritten or
-// deleted since, by a later sync or by someone else, still restores as
-// recorded), else the current object.
-func getRecorded(ctx context.Context, store Bucket, f catalog.File) (io.ReadCloser, Object, error) {
-	if f.VersionID != "" && store.History != nil {
-		return store.History.GetVersion(ctx, f.ObjectKey, f.VersionID)
+// causeOf returns why body did not arrive whole if it did not, else err: a
+// failure to decrypt a body that did not arrive whole is that failure.
+func causeOf(body objectBody, err error) error {
+	if ferr := body.failed(); err != nil && ferr != nil {
+		return ferr
 	}
-	return store.Get(ctx, f.ObjectKey)
+	return err
 }
 
 // checkObject returns an error wrapping ErrObjectChanged unless obj, as the

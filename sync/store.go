@@ -126,13 +126,17 @@ type Copier interface {
 	Copy(ctx context.Context, srcKey, dstKey string, opts PutOptions) (Object, error)
 }
 
-// RangeCopier reads and copies byte ranges of objects, so that the server
-// can build an object from most of another one (rekey).
+// RangeCopier reads and copies byte ranges of objects: restore and deep
+// audit fetch a large object as ranges in parallel, and rekey has the
+// server build an object from most of another one.
 type RangeCopier interface {
-	// GetRange returns n bytes of key from offset off (fewer at the end of
-	// the object) as long as key's ETag is etag; one that changed is an
-	// error.
-	GetRange(ctx context.Context, key, etag string, off, n int64) ([]byte, error)
+	// GetRange reads the bytes of obj.Key from offset off into buf,
+	// len(buf) of them (fewer at the end of the object), and returns how
+	// many, as long as the object is obj: its ETag is obj.ETag, and it is
+	// the version obj.VersionID when that is given. Another object is an
+	// error wrapping ErrObjectChanged; a body that broke off, one wrapping
+	// ErrTransfer.
+	GetRange(ctx context.Context, obj Object, off int64, buf []byte) (int, error)
 	// UploadPartCopy makes the bytes [off, off+n) of srcKey, as long as its
 	// ETag is srcETag, part number of the upload of key.
 	UploadPartCopy(ctx context.Context, key, uploadID string, number int32, srcKey, srcETag string, off, n int64) (Part, error)
@@ -165,7 +169,7 @@ type Bucket struct {
 	// History reads versions; nil for a store that keeps none.
 	History History
 	// Ranges reads and copies ranges; nil for a store that cannot
-	// (rekey needs it).
+	// (rekey needs it; restore then reads every object as one stream).
 	Ranges RangeCopier
 }
 

@@ -73,7 +73,7 @@ The exit code is 0 when everything agrees and 4 when anything differs.`,
 	fs.StringVar(&o.catalogPath, "catalog", "", "catalog `FILE` (default: the one sync uses for SRC and the target)")
 	fs.BoolVar(&o.deep, "deep", false, "also download, decrypt and verify the objects (needs -i or -S)")
 	fs.Float64Var(&o.sample, "sample", 100, "with --deep, verify a random `PERCENT` of the objects (at least one)")
-	fs.IntVarP(&o.jobs, "jobs", "j", 4, "files hashed or objects verified at once")
+	fs.IntVarP(&o.jobs, "jobs", "j", 4, "files hashed at once; --deep verifies 16 objects per job at once")
 	return cmd
 }
 

@@ -48,6 +48,12 @@ catalog or the bucket says. Files already restored and verified by an earlier
 run are skipped, so an interrupted restore continues; the partial files a
 killed restore left in DEST are removed first.
 
+Many files are downloaded at once (--jobs), so that small files do not wait
+for each other's round trips. A file over 8 MiB is fetched as 8 MiB ranges,
+a few at once, each checked by the server against the recorded ETag (and
+version), and decrypted in order; the ranges held in memory are at most
+64 MiB, whatever --jobs is.
+
 The catalog comes from the target's encrypted mirror, so a new machine needs
 only the bucket and the identity (or passphrase); --catalog uses a local one.
 The mirror is checked as 'catalog pull' checks it (--fingerprint,
@@ -79,7 +85,7 @@ globs restore part of the tree; without them, all of it.`,
 	o.trust.addFlags(fs)
 	o.out.addFlags(fs)
 	fs.StringVar(&o.catalogPath, "catalog", "", "use this local catalog `FILE` instead of the target's mirror")
-	fs.IntVarP(&o.jobs, "jobs", "j", 4, "files downloaded at once")
+	fs.IntVarP(&o.jobs, "jobs", "j", sync.DefaultRestoreJobs, "files downloaded at once (a large file's ranges share a 64 MiB memory bound)")
 	fs.BoolVar(&o.keepSpecial, "keep-special-modes", false, "apply the setuid, setgid and sticky bits the catalog records (dropped by default)")
 	fs.StringVar(&o.at, "at", "", "restore the tree as the last sync before `WHEN` left it: a time (2026-11-20T03:00), an age (3d, 12h) or a sync number (#12)")
 	fs.StringArrayVar(&o.include, "include", nil, "restore only paths matching `GLOB` (repeatable; ** crosses folders)")

@@ -275,7 +275,7 @@ func (s *Store) Copy(ctx context.Context, srcKey, dstKey string, opts sync.PutOp
 
 // errChanged fails a range operation whose object's ETag is not the one
 // given, as S3's If-Match does (412 PreconditionFailed).
-var errChanged = errors.New("precondition failed: the object's ETag is not the one given")
+var errChanged = fmt.Errorf("precondition failed: the object's ETag is not the one given: %w", sync.ErrObjectChanged)
 
 // rangeOf returns the bytes [off, off+n) of key's body (fewer at its end)
 // if its ETag is etag; call it with s.mu held.
@@ -292,15 +292,16 @@ func (s *Store) rangeOf(op Op, key, etag string, off, n int64) ([]byte, error) {
 	return o.body[off:min(off+n, int64(len(o.body)))], nil
 }
 
-// GetRange returns a copy of n bytes of key from offset off, if key's ETag
-// is etag.
-func (s *Store) GetRange(ctx context.Context, key, etag string, off, n int64) ([]byte, error) {
-	if err := s.start(ctx, OpGetRange, key, 0); err != nil {
-		return nil, err
+// GetRange copies len(buf) bytes of obj.Key from offset off into buf, if
+// its ETag is obj.ETag. The store keeps no versions: obj.VersionID is not
+// looked at.
+func (s *Store) GetRange(ctx context.Context, obj sync.Object, off int64, buf []byte) (int, error) {
+	if err := s.start(ctx, OpGetRange, obj.Key, 0); err != nil {
+		return 0, err
 	}
 	defer s.mu.Unlock()
-	body, err := s.rangeOf(OpGetRange, key, etag, off, n)
-	return bytes.Clone(body), err
+	body, err := s.rangeOf(OpGetRange, obj.Key, obj.ETag, off, int64(len(buf)))
+	return copy(buf, body), err
 }
 
 // UploadPartCopy stores the bytes [off, off+n) of srcKey, if its ETag is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -114,24 +115,64 @@ func isUnreserved(c byte) bool {
 		c == '-' || c == '_' || c == '.' || c == '~'
 }
 
-// GetRange returns n bytes of key from offset off (fewer at the end), with
-// If-Match on etag so that a changed object is an error, not mixed bytes.
-func (s *Store) GetRange(ctx context.Context, key, etag string, off, n int64) ([]byte, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+// GetRange reads len(buf) bytes of obj.Key from offset off (fewer at the
+// end) into buf,
+// with If-Match on obj.ETag, and of the version obj.VersionID when given,
+// so that a changed object is an error, not mixed bytes: the server's 412
+// PreconditionFailed, or 416 for a range past the object's end, matches
+// sync.ErrObjectChanged. A body that broke off or ended before its
+// Content-Length matches sync.ErrTransfer.
+func (s *Store) GetRange(ctx context.Context, obj sync.Object, off int64, buf []byte) (int, error) {
+	n := int64(len(buf))
+	in := &s3.GetObjectInput{
 		Bucket:  aws.String(s.bucket),
-		Key:     aws.String(key),
+		Key:     aws.String(obj.Key),
 		Range:   aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1)),
-		IfMatch: aws.String(`"` + etag + `"`),
-	})
+		IfMatch: aws.String(`"` + obj.ETag + `"`),
+	}
+	if obj.VersionID != "" {
+		in.VersionId = aws.String(obj.VersionID)
+	}
+	out, err := s.client.GetObject(ctx, in)
+	// 412: another ETag or version; 416: an object shorter than obj says.
+	if status := httpStatus(err); status == http.StatusPreconditionFailed || status == http.StatusRequestedRangeNotSatisfiable {
+		return 0, &opError{op: "get range of", address: s.address(obj.Key), sentinel: sync.ErrObjectChanged, err: err}
+	}
 	if err != nil {
-		return nil, s.wrap("get range of", key, err, sync.ErrNotFound)
+		return 0, s.wrap("get range of", obj.Key, err, sync.ErrNotFound)
 	}
 	defer out.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(out.Body, n))
-	if err != nil {
-		return nil, s.wrap("get range of", key, err, sync.ErrNotFound)
+	if want := fmt.Sprintf("bytes %d-", off); !strings.HasPrefix(aws.ToString(out.ContentRange), want) {
+		return 0, s.newError("get range of", obj.Key, nil, fmt.Sprintf("the response's Content-Range is %q, not the range asked for (%s...)", aws.ToString(out.ContentRange), want))
 	}
-	return body, nil
+	got, err := readRange(out.Body, out.ContentLength, buf)
+	if err != nil && ctx.Err() == nil {
+		return got, &opError{op: "get range of", address: s.address(obj.Key), sentinel: sync.ErrTransfer, err: err}
+	}
+	if err != nil {
+		return got, s.wrap("get range of", obj.Key, err, sync.ErrNotFound)
+	}
+	return got, nil
+}
+
+// readRange reads a ranged GET's body into buf: Content-Length's bytes
+// when the response gives one (fewer than len(buf) at the end of the
+// object), and a body that ends before them is an error; else up to
+// len(buf), as many as the body has.
+func readRange(body io.Reader, contentLength *int64, buf []byte) (int, error) {
+	if contentLength == nil || *contentLength < 0 {
+		got, err := io.ReadFull(body, buf)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = nil
+		}
+		return got, err
+	}
+	buf = buf[:min(int64(len(buf)), *contentLength)]
+	got, err := io.ReadFull(body, buf)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = fmt.Errorf("body ended after %d of %d bytes", got, len(buf))
+	}
+	return got, err
 }
 
 // UploadPartCopy makes the bytes [off, off+n) of srcKey, with
