@@ -36,3 +36,12 @@ func (b *wholeBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// cause returns the transfer error if there was one, else err: a failure
+// to decrypt a body that did not arrive whole is a transfer failure.
+func (b *wholeBody) cause(err error) error {
+	if err != nil && b.err != nil {
+		return b.err
+	}
+	return err
+}
