@@ -24,7 +24,7 @@ type worker struct {
 
 	mu        gosync.Mutex // guards sum and attempted
 	sum       *Summary
-	attempted map[string]bool // paths whose upload this run started
+	attempted map[string]bool // paths with an upload from an earlier run whose upload this run started
 }
 
 // decideAll looks every entry up in the catalog and the listing and sends
@@ -241,7 +241,12 @@ func (w *worker) upload(ctx context.Context, t task) error {
 		return nil
 	}
 	w.report.report(Event{Kind: EventStart, Path: t.entry.Path, Reason: t.dec.Reason, Size: base.Size})
-	w.count(func(*Summary) { w.attempted[t.entry.Path] = true })
+	if w.u.inFlight[t.entry.Path] {
+		// Only the uploads the run began with can be unneeded (see
+		// dropUnneededUploads): a set of every file sent would grow with
+		// the tree on a first run.
+		w.count(func(*Summary) { w.attempted[t.entry.Path] = true })
+	}
 	res, err := w.u.uploadFile(ctx, w.opts.Source, base, t.key)
 	if err != nil {
 		if rerr := w.runError(t, err); rerr != nil {
