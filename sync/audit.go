@@ -160,7 +160,7 @@ func (a *auditState) load(ctx context.Context) error {
 	skip := reserved(a.naming, nil)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		a.entries, err = Scan(gctx, a.opts.Source, skip, a.report.report)
+		a.entries, err = scanAll(gctx, a.opts.Source, skip, a.report.report)
 		return err
 	})
 	g.Go(func() (err error) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"path"
+	"slices"
 
 	"github.com/s3seal/s3seal/catalog"
 )
@@ -18,8 +20,10 @@ const deleteBatch = 1000
 
 // DeleteInput is everything Deletions looks at.
 type DeleteInput struct {
-	Rows    []catalog.File // the catalog
-	Scanned []Entry        // the regular files the scan found
+	Rows []catalog.File // the catalog
+	// Scanned reports whether the scan found a regular file at a path; nil
+	// when it found none.
+	Scanned func(rel string) bool
 	// Reported are the other paths the scan reported: unreadable folders and
 	// files, symlinks, special files. They and everything under them are
 	// kept, since their absence from Scanned says nothing about the file.
@@ -34,22 +38,57 @@ type DeleteInput struct {
 // at or under a reported path, nor excluded by the filter. It is a pure
 // function of its input.
 func Deletions(in DeleteInput) []catalog.File {
-	present := make(map[string]bool, len(in.Scanned)+len(in.Reported))
-	for _, e := range in.Scanned {
-		present[e.Path] = true
+	deleted := in.deleted()
+	var gone []catalog.File
+	for _, row := range in.Rows {
+		if deleted(row.Path) {
+			gone = append(gone, row)
+		}
 	}
+	return gone
+}
+
+// deleted returns the test Deletions applies to each row's path (in.Rows
+// aside), for a caller that reads the rows one at a time.
+func (in DeleteInput) deleted() func(rel string) bool {
 	reported := make(map[string]bool, len(in.Reported))
 	for _, p := range in.Reported {
 		reported[p] = true
 	}
-	var gone []catalog.File
-	for _, row := range in.Rows {
-		if present[row.Path] || underReported(reported, row.Path) || excludedPath(in.Skip, row.Path) {
-			continue
-		}
-		gone = append(gone, row)
+	return func(rel string) bool {
+		present := in.Scanned != nil && in.Scanned(rel)
+		return !present && !underReported(reported, rel) && !excludedPath(in.Skip, rel)
 	}
-	return gone
+}
+
+// pathSet is the set of scanned paths that a --delete run asks about, held
+// as sorted 64-bit hashes: 8 bytes a file, where the paths themselves take
+// tens. A deleted file whose path hashes like a scanned one is kept, so a
+// collision (odds about n/2^64 per deleted file among n scanned: one in
+// 10^13 at 2,000,000) can only keep a file that is gone, never delete one
+// that exists; the seed is new every run, so it does not happen twice.
+type pathSet struct {
+	seed   maphash.Seed
+	hashes []uint64
+	sorted bool
+}
+
+func newPathSet() *pathSet { return &pathSet{seed: maphash.MakeSeed()} }
+
+// add puts rel into the set; call it before the first has.
+func (s *pathSet) add(rel string) {
+	s.hashes = append(s.hashes, maphash.String(s.seed, rel))
+	s.sorted = false
+}
+
+// has reports whether rel, or a path that hashes like it, was added.
+func (s *pathSet) has(rel string) bool {
+	if !s.sorted {
+		slices.Sort(s.hashes)
+		s.sorted = true
+	}
+	_, found := slices.BinarySearch(s.hashes, maphash.String(s.seed, rel))
+	return found
 }
 
 // underReported reports whether rel or a folder above it was reported.
@@ -82,10 +121,18 @@ func excludedPath(skip func(string, bool) bool, rel string) bool {
 // deleted locally. A dry run reports them as plan events with reason
 // "delete". Over maxDelete it deletes nothing and fails.
 func deleteGone(ctx context.Context, db *catalog.DB, store Bucket, dryRun bool, maxDelete int, in DeleteInput, sum *Summary, r *reporter) error {
-	if err := db.Files(func(f catalog.File) error { in.Rows = append(in.Rows, f); return nil }); err != nil {
+	// The rows are read one at a time and only those of deleted files kept.
+	deleted := in.deleted()
+	var gone []catalog.File
+	err := db.Files(func(f catalog.File) error {
+		if deleted(f.Path) {
+			gone = append(gone, f)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("read catalog: %w", err)
 	}
-	gone := Deletions(in)
 	if dryRun {
 		for _, row := range gone {
 			r.report(Event{Kind: EventPlan, Action: "delete", Path: row.Path, Reason: "delete", Size: row.Size})

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -15,12 +16,12 @@ func TestDeletions(t *testing.T) {
 		}
 		return out
 	}
-	entries := func(paths ...string) []Entry {
-		var out []Entry
+	entries := func(paths ...string) func(string) bool {
+		scanned := newPathSet()
 		for _, p := range paths {
-			out = append(out, Entry{Path: p})
+			scanned.add(p)
 		}
-		return out
+		return scanned.has
 	}
 	filter, err := NewFilter(nil, []string{"*.tmp", "/cache"})
 	if err != nil {
@@ -47,6 +48,24 @@ func TestDeletions(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: Deletions = %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestPathSet checks the set a --delete run finds the deleted files by:
+// every path added is found, whatever the order it came in, and paths not
+// added are not (a 64-bit collision among these is as good as impossible).
+func TestPathSet(t *testing.T) {
+	s := newPathSet()
+	for i := 2000; i > 0; i-- {
+		s.add(fmt.Sprintf("d%d/f%d", i%7, i))
+	}
+	for i := 1; i <= 2000; i++ {
+		if p := fmt.Sprintf("d%d/f%d", i%7, i); !s.has(p) {
+			t.Fatalf("pathSet.has(%q) = false after add; want true", p)
+		}
+		if p := fmt.Sprintf("d%d/f%d", (i+1)%7, i); s.has(p) {
+			t.Fatalf("pathSet.has(%q) = true, never added; want false", p)
 		}
 	}
 }

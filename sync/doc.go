@@ -2,7 +2,8 @@
 // an S3 prefix with every file encrypted by age, and brings it back.
 //
 // A sync runs in five steps. Scan walks the source (no symlink following,
-// special files skipped and reported) and collects each regular file's stat.
+// special files skipped and reported) and hands each regular file's stat on
+// in batches of 500, at most a few batches ahead of the decisions.
 // List reads the remote state with one paginated ListObjectsV2 over the
 // prefix: key, ETag, size and LastModified, nothing else. Decide is a pure
 // function of the local stat, the catalog row and the listed object: a file
@@ -29,8 +30,11 @@
 // their objects, then their rows, are removed. Excluded paths and paths the
 // scan could not read are never among them.
 //
-// The catalog is read in batches of 500 paths per query, so a no-change run
-// costs a stat per file and a few hundred queries. A new file of 1 MiB or
+// The catalog is read in batches of 500 paths per query, and so is the
+// listing, which is kept in a SQLite file next to the catalog for the length
+// of the run, so a no-change run costs a stat per file and a few hundred
+// queries, and its memory does not grow with the tree (with Delete, 8 bytes
+// a file: the scanned paths are kept as hashes). A new file of 1 MiB or
 // more whose size some row has is hashed first; if a row has the same
 // plaintext MD5 and the bucket lists its object with the recorded ETag, the
 // file becomes a server-side CopyObject of that ciphertext (a rename or a

@@ -96,7 +96,7 @@ func TestScanPrunesExcludedFolders(t *testing.T) {
 		asked = append(asked, rel)
 		return f.Skip(rel, dir)
 	}
-	entries, err := Scan(context.Background(), root, skip, func(Event) {})
+	entries, err := scanAll(context.Background(), root, skip, func(Event) {})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,21 +54,28 @@ func statEntry(root, rel string) (Entry, error) {
 	return entryFromInfo(rel, fi), nil
 }
 
-// Scan walks root and returns its regular files sorted by path. Symbolic
-// links are not followed and special files (fifos, sockets, devices) are
-// skipped; both are reported as warnings, as are unreadable directories.
-// skip, if not nil, is asked about every path (directories end in "/") and
-// excluded paths are never opened. Scan fails only if root itself cannot be
-// walked.
-func Scan(ctx context.Context, root string, skip func(rel string, dir bool) bool, report func(Event)) ([]Entry, error) {
+// scanBatch is how many entries Scan hands over at a time: enough that
+// a catalog query per batch costs little, few enough that a batch is small.
+const scanBatch = 500
+
+// Scan walks root and hands its regular files to emit, in batches of at
+// most scanBatch entries in the order of the walk (each folder's names in
+// lexical order), so that what holds the files is the consumer's choice.
+// emit owns each batch it is given; an error from it stops the walk and is
+// returned. Symbolic links are not followed and special files (fifos,
+// sockets, devices) are skipped; both are reported as warnings, as are
+// unreadable directories. skip, if not nil, is asked about every path
+// (directories end in "/") and excluded paths are never opened. Scan fails
+// only if root itself cannot be walked, or emit fails.
+func Scan(ctx context.Context, root string, skip func(rel string, dir bool) bool, report func(Event), emit func([]Entry) error) error {
 	fi, err := os.Stat(root)
 	if err != nil {
-		return nil, fmt.Errorf("scan source: %w", err)
+		return fmt.Errorf("scan source: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("scan source %s: not a directory", root)
+		return fmt.Errorf("scan source %s: not a directory", root)
 	}
-	var entries []Entry
+	batch := make([]Entry, 0, scanBatch)
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
@@ -105,11 +112,32 @@ func Scan(ctx context.Context, root string, skip func(rel string, dir bool) bool
 			report(Event{Kind: EventFail, Path: rel, Reason: "unreadable", Err: err})
 			return nil
 		}
-		entries = append(entries, entryFromInfo(rel, info))
+		if batch = append(batch, entryFromInfo(rel, info)); len(batch) == scanBatch {
+			full := batch
+			batch = make([]Entry, 0, scanBatch)
+			return emit(full)
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = emit(batch)
+	}
+	if err != nil {
+		return fmt.Errorf("scan source %s: %w", root, err)
+	}
+	return nil
+}
+
+// scanAll is Scan collected into one slice sorted by path, for the callers
+// that compare whole trees (audit).
+func scanAll(ctx context.Context, root string, skip func(rel string, dir bool) bool, report func(Event)) ([]Entry, error) {
+	var entries []Entry
+	err := Scan(ctx, root, skip, report, func(batch []Entry) error {
+		entries = append(entries, batch...)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scan source %s: %w", root, err)
+		return nil, err
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
 	return entries, nil

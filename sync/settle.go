@@ -64,16 +64,17 @@ func listUploads(ctx context.Context, store Bucket, prefix string, opt *optional
 	return pending, nil
 }
 
-// dropUnneededUploads aborts the catalog's in-flight uploads that this run
-// did not continue: their file was deleted, or no longer needs an upload.
-// Their key material goes with them.
+// dropUnneededUploads aborts the catalog's in-flight uploads from earlier
+// runs (u.inFlight) that this run did not continue (attempted): their file
+// was deleted, or no longer needs an upload. Their key material goes with
+// them. An upload this run began is kept for the next run to resume.
 func dropUnneededUploads(ctx context.Context, u *uploader, attempted map[string]bool) error {
 	known, err := u.db.Uploads()
 	if err != nil {
 		return err
 	}
 	for _, up := range known {
-		if attempted[up.Path] {
+		if !u.inFlight[up.Path] || attempted[up.Path] {
 			continue
 		}
 		if err := u.discard(ctx, &up); err != nil {

@@ -118,10 +118,11 @@ type Summary struct {
 
 // task is one file that needs work beyond a stat comparison.
 type task struct {
-	entry Entry
-	row   *catalog.File
-	key   string
-	dec   Decision
+	entry  Entry
+	row    *catalog.File
+	key    string
+	remote *Remote // what the listing says of the object at key; nil: none
+	dec    Decision
 }
 
 // Sync backs opts.Source up to the bucket under opts.Prefix and records
@@ -179,40 +180,7 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 		return sum, err
 	}
 
-	var entries []Entry
-	var reported []string // paths the scan failed on or passed over
-	remote := newListing(listPrefix(opts.Prefix))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		entries, err = Scan(gctx, opts.Source, o.skip(), func(e Event) {
-			reported = append(reported, e.Path)
-			cr.report(e)
-		})
-		return err
-	})
-	if !opts.CreateBucket { // a new bucket holds nothing to list
-		g.Go(func() (err error) {
-			remote, err = listRemote(gctx, b, opts.Prefix)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return sum, err
-	}
-	sum.Files = len(entries)
-	cr.report(scanEvent(entries))
-	if !opts.CreateBucket {
-		if err := settleUploads(ctx, db, b, opts, o.optional, &sum, cr); err != nil {
-			return sum, err
-		}
-	}
-	err := execute(ctx, db, b, o, entries, remote, &sum, cr)
-	if err == nil {
-		err = o.extendRetention(ctx, db, b, &sum, cr)
-	}
-	if err == nil && opts.Delete {
-		err = o.deleteGone(ctx, db, b, entries, reported, &sum, cr)
-	}
+	err := o.syncFiles(ctx, db, b, &sum, cr)
 	// A refused deletion leaves the uploads recorded: mirror them.
 	if err == nil || errors.Is(err, ErrTooManyDeletes) {
 		if rerr := o.recordRun(db, &sum); rerr != nil {
@@ -223,6 +191,99 @@ func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary,
 		}
 	}
 	return sum, err
+}
+
+// scanAhead is how many batches of entries (see scanBatch) the scan may
+// run ahead of the decisions: what bounds the memory a run holds of the
+// tree, whatever its size.
+const scanAhead = 8
+
+// syncFiles scans the source while it lists the bucket, carries out each
+// file's decision, extends retention and deletes what was deleted locally.
+// The scan hands its entries over in batches, at most scanAhead ahead of
+// the decisions, and the listing is kept on disk: nothing here grows with
+// the tree but, with Delete, 8 bytes a file (see pathSet).
+func (o *run) syncFiles(ctx context.Context, db *catalog.DB, b Bucket, sum *Summary, r *reporter) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var reported []string // paths the scan failed on or passed over
+	scanned := scanTotals{}
+	if o.Delete {
+		scanned.present = newPathSet()
+	}
+	batches := make(chan []Entry, scanAhead)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(batches)
+		err := Scan(gctx, o.Source, o.skip(), func(e Event) {
+			reported = append(reported, e.Path)
+			r.report(e)
+		}, func(batch []Entry) error {
+			scanned.add(batch)
+			select {
+			case batches <- batch:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+		if err == nil {
+			r.report(Event{Kind: EventScan, Count: scanned.files, Size: scanned.bytes})
+		}
+		return err
+	})
+	err := o.listAndExecute(gctx, db, b, batches, sum, r)
+	if err != nil {
+		cancel() // the scan may be waiting to hand over a batch
+	}
+	// The scan's own failure (a missing source) is what ended the run, not
+	// the cancellation it caused here; a cancelled scan says nothing.
+	if serr := g.Wait(); serr != nil && (err == nil || !errors.Is(serr, context.Canceled)) {
+		err = serr
+	}
+	sum.Files = scanned.files
+	if err == nil {
+		err = o.extendRetention(ctx, db, b, sum, r)
+	}
+	if err == nil && o.Delete {
+		err = o.deleteGone(ctx, db, b, scanned.present, reported, sum, r)
+	}
+	return err
+}
+
+// listAndExecute lists the bucket, settles the unfinished uploads and
+// decides and carries out the scanned files as they come.
+func (o *run) listAndExecute(ctx context.Context, db *catalog.DB, b Bucket, batches <-chan []Entry, sum *Summary, r *reporter) error {
+	remote := &remoteIndex{}
+	if !o.CreateBucket { // a new bucket holds nothing to list
+		var err error
+		if remote, err = listRemoteIndex(ctx, db, b, o.Prefix); err != nil {
+			return err
+		}
+		defer remote.close()
+		if err := settleUploads(ctx, db, b, o.Options, o.optional, sum, r); err != nil {
+			return err
+		}
+	}
+	return execute(ctx, db, b, o, batches, remote, sum, r)
+}
+
+// scanTotals counts what the scan found and, for a run that deletes, holds
+// the paths it found; it is written by the scan alone.
+type scanTotals struct {
+	files   int
+	bytes   int64
+	present *pathSet // with Delete
+}
+
+func (t *scanTotals) add(batch []Entry) {
+	t.files += len(batch)
+	for _, e := range batch {
+		t.bytes += e.Size
+		if t.present != nil {
+			t.present.add(e.Path)
+		}
+	}
 }
 
 // prepare binds db to the target and settles its naming, gets the keys,
@@ -254,13 +315,13 @@ func (o *run) prepare(ctx context.Context, db *catalog.DB, b Bucket, r *reporter
 }
 
 // deleteGone deletes the files deleted locally, unless a file failed.
-func (o *run) deleteGone(ctx context.Context, db *catalog.DB, b Bucket, entries []Entry, reported []string, sum *Summary, r *reporter) error {
+func (o *run) deleteGone(ctx context.Context, db *catalog.DB, b Bucket, scanned *pathSet, reported []string, sum *Summary, r *reporter) error {
 	if sum.Failed > 0 {
 		r.report(Event{Kind: EventInfo, Reason: "delete-skipped",
 			Err: fmt.Errorf("no object deleted: %d files failed in this run", sum.Failed)})
 		return nil
 	}
-	return deleteGone(ctx, db, b, o.DryRun, o.MaxDelete, DeleteInput{Scanned: entries, Reported: reported, Skip: o.skip()}, sum, r)
+	return deleteGone(ctx, db, b, o.DryRun, o.MaxDelete, DeleteInput{Scanned: scanned.has, Reported: reported, Skip: o.skip()}, sum, r)
 }
 
 // recordRun adds a run to the catalog's history when this one changed the
@@ -291,15 +352,6 @@ func (o *run) mirror(ctx context.Context, db *catalog.DB, b Bucket, r *reporter)
 	return err
 }
 
-// scanEvent announces the files a run will look at and their total size.
-func scanEvent(entries []Entry) Event {
-	var total int64
-	for _, e := range entries {
-		total += e.Size
-	}
-	return Event{Kind: EventScan, Count: len(entries), Size: total}
-}
-
 // skip combines the user's filter with the paths s3seal reserves.
 func (o *run) skip() func(string, bool) bool { return reserved(o.naming, o.Skip) }
 
@@ -321,8 +373,8 @@ func listPrefix(prefix string) string {
 	return prefix + "/"
 }
 
-// execute decides each file and runs the uploads on a fixed pool of workers.
-func execute(ctx context.Context, db *catalog.DB, store Bucket, o *run, entries []Entry, remote *listing, sum *Summary, r *reporter) error {
+// execute decides each file as its batch comes and runs the uploads on a fixed pool of workers.
+func execute(ctx context.Context, db *catalog.DB, store Bucket, o *run, batches <-chan []Entry, remote *remoteIndex, sum *Summary, r *reporter) error {
 	opts := o.Options
 	u := &uploader{
 		store: store, db: db, recipients: o.recipients,
@@ -348,7 +400,7 @@ func execute(ctx context.Context, db *catalog.DB, store Bucket, o *run, entries 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(tasks)
-		return w.decideAll(gctx, entries, tasks)
+		return w.decideAll(gctx, batches, tasks)
 	})
 	for range filesInFlight(opts.FilesInFlight, opts.Jobs) {
 		g.Go(func() error {

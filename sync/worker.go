@@ -18,51 +18,70 @@ type worker struct {
 	u      *uploader
 	db     *catalog.DB
 	opts   *run
-	remote *listing
+	remote *remoteIndex
 	batch  *catalog.Batch
 	report *reporter
 
 	mu        gosync.Mutex // guards sum and attempted
 	sum       *Summary
-	attempted map[string]bool // paths whose upload this run started
+	attempted map[string]bool // paths with an upload from an earlier run whose upload this run started
 }
 
-// decideAll looks every entry up in the catalog and sends the ones that need
-// more than a stat comparison to the workers. The catalog is read here, on
-// one goroutine, a batch of paths per query, so a no-change run is a few
-// hundred indexed queries for a hundred thousand files.
-func (w *worker) decideAll(ctx context.Context, entries []Entry, tasks chan<- task) error {
-	const batch = 500
-	paths := make([]string, 0, batch)
-	for start := 0; start < len(entries); start += batch {
-		chunk := entries[start:min(start+batch, len(entries))]
-		paths = paths[:0]
+// decideAll looks every entry up in the catalog and the listing and sends
+// the ones that need more than a stat comparison to the workers. Both are
+// read here, on one goroutine, a batch of paths per query, so a no-change
+// run is a few hundred indexed queries for a hundred thousand files.
+func (w *worker) decideAll(ctx context.Context, batches <-chan []Entry, tasks chan<- task) error {
+	paths := make([]string, 0, scanBatch)
+	keys := make([]string, 0, scanBatch)
+	for {
+		var chunk []Entry
+		select {
+		case b, ok := <-batches:
+			if !ok {
+				return nil
+			}
+			chunk = b
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		paths, keys = paths[:0], keys[:0]
 		for _, e := range chunk {
-			paths = append(paths, e.Path)
+			key, err := w.opts.objectKey(e.Path)
+			if err != nil {
+				w.report.report(Event{Kind: EventFail, Path: e.Path, Reason: "name", Err: err})
+				key = "" // no object: the file is not decided
+			}
+			paths, keys = append(paths, e.Path), append(keys, key)
 		}
 		rows, err := w.db.LookupMany(paths)
 		if err != nil {
 			return err
 		}
-		for _, e := range chunk {
-			if err := w.decide(ctx, e, rows, tasks); err != nil {
+		remotes, err := w.remote.lookup(keys)
+		if err != nil {
+			return err
+		}
+		for i, e := range chunk {
+			if keys[i] == "" {
+				continue
+			}
+			if err := w.decide(ctx, task{entry: e, key: keys[i]}, rows, remotes, tasks); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
 }
 
-// decide sends e to the workers unless its stat shows it needs nothing.
-func (w *worker) decide(ctx context.Context, e Entry, rows map[string]catalog.File, tasks chan<- task) error {
-	key, err := w.opts.objectKey(e.Path)
-	if err != nil {
-		w.report.report(Event{Kind: EventFail, Path: e.Path, Reason: "name", Err: err})
-		return nil
-	}
-	t := task{entry: e, key: key}
-	if row, ok := rows[e.Path]; ok {
+// decide sends t, a file and its key, to the workers unless its stat shows
+// it needs nothing; rows and remotes are what the catalog and the listing
+// hold of its batch.
+func (w *worker) decide(ctx context.Context, t task, rows map[string]catalog.File, remotes map[string]Remote, tasks chan<- task) error {
+	if row, ok := rows[t.entry.Path]; ok {
 		t.row = &row
+	}
+	if r, ok := remotes[t.key]; ok {
+		t.remote = &r
 	}
 	in, err := w.input(t, nil)
 	if err != nil {
@@ -81,15 +100,13 @@ func (w *worker) decide(ctx context.Context, e Entry, rows map[string]catalog.Fi
 	}
 }
 
-// input gathers what Decide needs for t: the listing's view of its object,
-// whether it has an upload in flight, and for a new file whether it may be
-// a copy (with sums, the rows of its content and their objects).
+// input gathers what Decide needs for t: the listing's view of its object
+// (looked up with its batch), whether it has an upload in flight, and for a
+// new file whether it may be a copy (with sums, the rows of its content and
+// their objects).
 func (w *worker) input(t task, sums *plainSums) (Input, error) {
 	in := Input{Local: t.entry, Row: t.row, ObjectKey: t.key, Checksum: w.opts.Checksum,
-		InFlight: w.u.inFlight[t.entry.Path]}
-	if r, ok := w.remote.Get(t.key); ok {
-		in.Remote = &r
-	}
+		InFlight: w.u.inFlight[t.entry.Path], Remote: t.remote}
 	if sums != nil {
 		in.PlainMD5, in.PlainSHA256 = &sums.md5, &sums.sha256
 	}
@@ -105,8 +122,8 @@ func (w *worker) input(t task, sums *plainSums) (Input, error) {
 		return in, err
 	}
 	twin := Twin{Row: row}
-	if r, ok := w.remote.Get(row.ObjectKey); ok {
-		twin.Remote = &r
+	if twin.Remote, err = w.remote.get(row.ObjectKey); err != nil {
+		return in, err
 	}
 	in.Twins = []Twin{twin}
 	return in, nil
@@ -224,7 +241,12 @@ func (w *worker) upload(ctx context.Context, t task) error {
 		return nil
 	}
 	w.report.report(Event{Kind: EventStart, Path: t.entry.Path, Reason: t.dec.Reason, Size: base.Size})
-	w.count(func(*Summary) { w.attempted[t.entry.Path] = true })
+	if w.u.inFlight[t.entry.Path] {
+		// Only the uploads the run began with can be unneeded (see
+		// dropUnneededUploads): a set of every file sent would grow with
+		// the tree on a first run.
+		w.count(func(*Summary) { w.attempted[t.entry.Path] = true })
+	}
 	res, err := w.u.uploadFile(ctx, w.opts.Source, base, t.key)
 	if err != nil {
 		if rerr := w.runError(t, err); rerr != nil {

@@ -45,9 +45,9 @@ func (s *progressState) apply(e sync.Event, now time.Time) {
 	f := s.inflight[e.Path]
 	switch e.Kind {
 	case sync.EventScan:
-		// What finished before the plan (scan failures) is not part of it.
+		// The scan hands files over as it goes, so the totals come when it
+		// ends, after some of them are done.
 		s.files, s.bytes, s.known = e.Count, e.Size, true
-		s.doneFiles, s.doneBytes = 0, 0
 	case sync.EventStart:
 		s.inflight[e.Path] = &fileProgress{size: e.Size, started: now}
 	case sync.EventProgress:
@@ -58,6 +58,9 @@ func (s *progressState) apply(e sync.Event, now time.Time) {
 			s.doneBytes += add
 		}
 	case sync.EventDone, sync.EventSkip, sync.EventFail:
+		if e.Kind == sync.EventFail && e.Reason == "unreadable" {
+			return // the scan could not read it: not one of the files it counts
+		}
 		s.doneFiles++
 		if f == nil {
 			s.doneBytes += e.Size

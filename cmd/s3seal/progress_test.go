@@ -18,14 +18,17 @@ func TestProgressState(t *testing.T) {
 	var s progressState
 	now := time.Now()
 	for _, e := range []sync.Event{
-		{Kind: sync.EventFail, Path: "unreadable-dir", Reason: "unreadable"}, // before the plan: not counted
-		{Kind: sync.EventScan, Count: 3, Size: 30 << 20},
-		{Kind: sync.EventSkip, Path: "a", Size: 1 << 20},
+		{Kind: sync.EventFail, Path: "unreadable-dir", Reason: "unreadable"}, // not a file of the scan: not counted
+		{Kind: sync.EventSkip, Path: "a", Size: 1 << 20},                     // decided while the scan goes on
 		{Kind: sync.EventStart, Path: "big", Size: 20 << 20},
 		{Kind: sync.EventProgress, Path: "big", Bytes: 10 << 20},
 	} {
 		s.apply(e, now)
 	}
+	if got, want := s.line(10*time.Second), "s3seal: progress: 1 files, 11.0 MiB, 1.0 MiB/s"; got != want {
+		t.Errorf("before the scan event: line = %q; want %q", got, want)
+	}
+	s.apply(sync.Event{Kind: sync.EventScan, Count: 3, Size: 30 << 20}, now)
 	if got, want := s.line(10*time.Second), "s3seal: progress: 1/3 files, 11.0 MiB/30.0 MiB, 1.0 MiB/s, ETA 19s"; got != want {
 		t.Errorf("line = %q; want %q", got, want)
 	}

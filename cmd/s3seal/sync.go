@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -357,7 +358,9 @@ func (o *syncOptions) named(fs *pflag.FlagSet, name string) (src, dst string, er
 
 // skipCatalog adds the catalog's own files to skip when the catalog lives
 // inside the source (a backup of a whole home folder): they change while the
-// sync runs, and backing them up would make every run fail on them.
+// sync runs, and backing them up would make every run fail on them. Its
+// temporary folders (catalog.DB.TempDir) go too: the listing of the bucket
+// is one while the source is scanned.
 func skipCatalog(source, catalogPath string, skip func(string, bool) bool) func(string, bool) bool {
 	rel, err := filepath.Rel(source, catalogPath)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
@@ -365,6 +368,9 @@ func skipCatalog(source, catalogPath string, skip func(string, bool) bool) func(
 	}
 	rel = filepath.ToSlash(rel)
 	return func(p string, dir bool) bool {
+		if dir && path.Dir(p) == path.Dir(rel) && catalog.IsTempName(path.Base(rel), path.Base(p)) {
+			return true
+		}
 		if !dir {
 			if suffix, ok := strings.CutPrefix(p, rel); ok {
 				switch suffix {
