@@ -125,7 +125,7 @@ func (a *auditState) readObject(ctx context.Context, objects *fetcher, row catal
 		return obj, 0, plainSums{}, &objectOpenError{err}
 	}
 	defer body.Close()
-	n, sums, err := a.decryptObject(ctx, body, tally)
+	n, sums, err := a.decryptObject(ctx, body, newVerifyHash(row), tally)
 	if ferr := body.failed(); ferr != nil {
 		return obj, n, sums, &objectOpenError{ferr}
 	}
@@ -133,8 +133,8 @@ func (a *auditState) readObject(ctx context.Context, objects *fetcher, row catal
 }
 
 // decryptObject decrypts an object's body and returns the plaintext's size
-// and hashes.
-func (a *auditState) decryptObject(ctx context.Context, body io.Reader, tally *deepTally) (int64, plainSums, error) {
+// and its sums, as hash computes them.
+func (a *auditState) decryptObject(ctx context.Context, body io.Reader, hash *plainHash, tally *deepTally) (int64, plainSums, error) {
 	var sum plainSums
 	plain, err := cipher.Decrypt(body, a.opts.Identities...)
 	tally.mu.Lock()
@@ -148,7 +148,6 @@ func (a *auditState) decryptObject(ctx context.Context, body io.Reader, tally *d
 	if err != nil {
 		return 0, sum, err
 	}
-	hash := newPlainHash()
 	n, err := io.Copy(hash, &ctxReader{ctx: ctx, r: plain})
 	if err != nil {
 		return n, sum, err

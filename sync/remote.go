@@ -15,6 +15,13 @@ type remoteIndex struct {
 	listed *catalog.Listing
 }
 
+// maxListedKey and maxListedETag bound a listed object's key and ETag; a
+// listing over them is refused.
+const (
+	maxListedKey  = 1<<16 - 1
+	maxListedETag = 1<<8 - 1
+)
+
 // listRemoteIndex lists every object under the prefix with ListObjectsV2
 // into a new Listing next to db's catalog.
 func listRemoteIndex(ctx context.Context, db *catalog.DB, store Bucket, prefix string) (*remoteIndex, error) {
@@ -23,6 +30,11 @@ func listRemoteIndex(ctx context.Context, db *catalog.DB, store Bucket, prefix s
 		return nil, fmt.Errorf("list remote objects: %w", err)
 	}
 	err = store.List(ctx, listPrefix(prefix), func(o Object) error {
+		// The listing is the server's word: bound what it may make this
+		// run keep on disk, as S3 bounds keys (1,024 bytes) and ETags.
+		if len(o.Key) > maxListedKey || len(o.ETag) > maxListedETag {
+			return fmt.Errorf("key or ETag of %d and %d bytes is too long: %.64q", len(o.Key), len(o.ETag), o.Key)
+		}
 		return listed.Add(catalog.Listed{Key: o.Key, ETag: o.ETag, Size: o.Size, Modified: int64(packTime(o.LastModified))})
 	})
 	if err == nil {
