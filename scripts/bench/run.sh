@@ -270,6 +270,15 @@ for count in $scale; do
 	((count > 0)) || continue
 	echo "== scaling: $count files, s3seal only"
 	rm -rf "$work/data/scale"
+	# The tree and the gateway's copy each take about 12 KiB a file on a
+	# file system of 4 KiB blocks (files of 1-16 KiB, plus the gateway's
+	# metadata): refuse a run the disk cannot hold rather than fill it.
+	need_kib=$((count * 2 * 13))
+	free_kib="$(df -Pk "$work" | awk 'NR == 2 {print $4}')"
+	if ((free_kib < need_kib)); then
+		echo "bench: $count files need about $((need_kib >> 20)) GiB free under $work, there are $((free_kib >> 20)) GiB; set S3SEAL_BENCH_DIR to a larger disk" >&2
+		exit 1
+	fi
 	gen small "$work/data/scale" "$count" "$seed"
 	run s3seal "S$count-initial" "$work/data/scale" "scale-$count"
 	run s3seal "S$count-nochange" "$work/data/scale" "scale-$count"
