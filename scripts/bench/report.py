@@ -144,6 +144,12 @@ def main(tsv, machine_path):
     if len(big) >= 2:
         small, large = wall(big[0], "s3seal"), wall(big[-1], "s3seal")
         check(f"{big[-1]} within 10x {big[0]} (is {large / small:.1f}x)", large <= 10 * small)
+        cpu = [float(rows[(w, "s3seal")]["user_s"]) + float(rows[(w, "s3seal")]["sys_s"]) for w in (big[0], big[-1])]
+        lists = [wall(w.replace("-nochange", "-list"), "listloop") for w in (big[0], big[-1])]
+        note = f"- note: s3seal's CPU time is {cpu[1] / cpu[0]:.1f}x"
+        if all(lists):
+            note += f"; the server's listing alone, bare SDK loop: {lists[0]:.2f} s and {lists[1]:.2f} s, {lists[1] / lists[0]:.1f}x"
+        checks.append(note)
     worst = max((r["max_rss_kib"] for (w, t), r in rows.items() if t == "s3seal"), default=0)
     check(f"s3seal peak RSS <= 200 MiB in every workload (max {worst / 1024:.0f} MiB)", worst <= 200 * 1024)
     print("\n".join(checks))

@@ -41,7 +41,8 @@ results="$work/results.tsv"
 rm -rf "$work"
 mkdir -p "$work"/{bin,data,logs,catalogs,restic-cache}
 (cd "$repo" && go build -o "$work/bin/s3seal" ./cmd/s3seal && go build -o "$work/bin/putloop" ./scripts/bench/putloop &&
-	go build -o "$work/bin/wanproxy" ./scripts/bench/wanproxy && go build -o "$work/bin/primitives" ./scripts/bench/primitives)
+	go build -o "$work/bin/wanproxy" ./scripts/bench/wanproxy && go build -o "$work/bin/primitives" ./scripts/bench/primitives &&
+	go build -o "$work/bin/listloop" ./scripts/bench/listloop)
 wan="${S3SEAL_BENCH_WAN:-1}"
 wan_delay="${S3SEAL_BENCH_WAN_DELAY:-10ms}"
 wan_rate="${S3SEAL_BENCH_WAN_RATE:-100M}"
@@ -185,6 +186,17 @@ restore() {
 	rm -rf "$dest"
 }
 
+# list_server WORKLOAD PREFIX: time a bare SDK listing of PREFIX in
+# s3seal's bucket (scripts/bench/listloop), with a row like run's.
+list_server() {
+	local workload="$1" prefix="$2"
+	local log="$work/logs/$workload-listloop.log" timing="$work/logs/$workload-listloop.time"
+	sync
+	/usr/bin/time -f '%e %U %S %M' -o "$timing" "$work/bin/listloop" -bucket b-s3seal -prefix "$prefix" -endpoint "$endpoint" >"$log" 2>&1
+	read -r wall user sys rss <"$timing"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" listloop "$wall" "$user" "$sys" "$rss" 0 - | tee -a "$results"
+}
+
 printf 'workload\ttool\twall_s\tuser_s\tsys_s\tmaxrss_kib\tstored_delta_bytes\ts3seal_bytes_sent\n' >"$results"
 gen() { python3 "$repo/scripts/bench/gen.py" "$@"; }
 
@@ -282,6 +294,9 @@ for count in $scale; do
 	gen small "$work/data/scale" "$count" "$seed"
 	run s3seal "S$count-initial" "$work/data/scale" "scale-$count"
 	run s3seal "S$count-nochange" "$work/data/scale" "scale-$count"
+	# The server's share of that run: the same listing by a bare SDK loop,
+	# right after it, as the no-change run left the server.
+	list_server "S$count-list" "scale-$count/"
 done
 
 {
