@@ -81,3 +81,40 @@ func TestDecryptDamaged(t *testing.T) {
 		}
 	}
 }
+
+// TestDecryptAt reads a file through DecryptAt in calls that cross chunk
+// boundaries, and checks its errors: a wrong identity as Decrypt's, and a
+// damaged chunk failing the ReadAt that covers it.
+func TestDecryptAt(t *testing.T) {
+	owner := newX25519(t)
+	plain := pseudoRandomBytes(3*65536+100, 11)
+	file := encryptTo(t, plain, owner.Recipient())
+	r, size, err := DecryptAt(bytes.NewReader(file), int64(len(file)), owner)
+	if err != nil || size != int64(len(plain)) {
+		t.Fatalf("DecryptAt = size %d, %v; want %d", size, err, len(plain))
+	}
+	got, err := io.ReadAll(io.NewSectionReader(r, 0, size))
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Errorf("DecryptAt read %d bytes, %v; want the %d-byte plaintext", len(got), err, len(plain))
+	}
+
+	_, _, err = DecryptAt(bytes.NewReader(file), int64(len(file)), newX25519(t))
+	if !errors.Is(err, ErrWrongIdentity) {
+		t.Errorf("DecryptAt(wrong identity) error %v; want ErrWrongIdentity", err)
+	}
+
+	damaged := bytes.Clone(file)
+	damaged[len(damaged)-2*65536] ^= 1 // in the second-to-last chunk
+	r, size, err = DecryptAt(bytes.NewReader(damaged), int64(len(damaged)), owner)
+	if err != nil {
+		t.Fatalf("DecryptAt(damaged middle chunk): %v; want the error from ReadAt", err)
+	}
+	if _, err := io.ReadAll(io.NewSectionReader(r, 0, size)); err == nil {
+		t.Error("reading a damaged chunk through DecryptAt succeeded")
+	}
+	damaged[len(damaged)-2*65536] ^= 1
+	damaged[len(damaged)-1] ^= 1 // in the final chunk, read before DecryptAt returns
+	if _, _, err := DecryptAt(bytes.NewReader(damaged), int64(len(damaged)), owner); err == nil {
+		t.Error("DecryptAt(damaged final chunk) succeeded")
+	}
+}

@@ -134,9 +134,9 @@ func (a *auditState) readObject(ctx context.Context, objects *fetcher, row catal
 
 // decryptObject decrypts an object's body and returns the plaintext's size
 // and its sums, as hash computes them.
-func (a *auditState) decryptObject(ctx context.Context, body io.Reader, hash *plainHash, tally *deepTally) (int64, plainSums, error) {
+func (a *auditState) decryptObject(ctx context.Context, body objectBody, hash *plainHash, tally *deepTally) (int64, plainSums, error) {
 	var sum plainSums
-	plain, err := cipher.Decrypt(body, a.opts.Identities...)
+	plain, err := body.decrypt(a.opts.Identities...)
 	tally.mu.Lock()
 	switch {
 	case err == nil:

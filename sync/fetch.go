@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	gosync "sync"
+
+	"filippo.io/age"
+
+	"github.com/s3seal/s3seal/cipher"
 )
 
 // Restore and deep audit read objects through a fetcher. A small object is
@@ -43,7 +47,10 @@ func newFetcher(store Bucket) *fetcher {
 
 // objectBody is an object's ciphertext as fetcher.open returns it.
 type objectBody interface {
-	io.ReadCloser
+	io.Closer
+	// decrypt returns the plaintext, read as the body arrives (see
+	// cipher.Decrypt); it may be called once.
+	decrypt(ids ...age.Identity) (io.Reader, error)
 	// failed returns why the body did not arrive whole (an error wrapping
 	// ErrTransfer, or ErrObjectChanged for an object replaced while it
 	// was read), or nil.
@@ -88,6 +95,10 @@ type streamBody struct {
 func (b *streamBody) Close() error  { return b.closer.Close() }
 func (b *streamBody) failed() error { return b.err }
 
+func (b *streamBody) decrypt(ids ...age.Identity) (io.Reader, error) {
+	return cipher.Decrypt(&b.wholeBody, ids...)
+}
+
 // fetchedRange is one range of an object, fetched or being fetched.
 type fetchedRange struct {
 	off, n int64
@@ -97,34 +108,51 @@ type fetchedRange struct {
 	err    error
 }
 
+// tailSize is how many bytes at the end of an object its rangeBody fetches
+// on their own: age's largest chunk, 64 KiB and its 16-byte tag, so the
+// final chunk, which age's DecryptReaderAt reads right after the header,
+// does not wait for every range before it.
+const tailSize = 64<<10 + 16
+
 // rangeBody reads an object as consecutive ranges fetched ahead by a
-// goroutine of its own, which Close stops and waits for.
+// goroutine of its own, which Close stops and waits for. It is read with
+// ReadAt, in the order age's DecryptReaderAt reads a file: the header from
+// the first range, the final chunk from the tail, then the payload in
+// order, each range given back once read past. It is not safe for
+// concurrent use.
 type rangeBody struct {
 	want    Object
 	buffers *bufferPool
 	cancel  context.CancelFunc
 	ranges  chan *fetchedRange // in offset order; closed when the fetching is over
 	slots   chan struct{}      // one per range fetched and not yet read
+	tail    *fetchedRange      // the last tailSize bytes, fetched first
 	current *fetchedRange      // the range being read; its buffer is held
-	rest    []byte             // what is left of it
 	next    int64              // the offset after the last range taken
-	err     error              // sticky: io.EOF, or why the read failed
+	err     error              // sticky: why the read failed
 }
 
 func (f *fetcher) openRanges(ctx context.Context, want Object) *rangeBody {
 	ctx, cancel := context.WithCancel(ctx)
+	n := min(tailSize, want.Size)
 	b := &rangeBody{want: want, buffers: f.buffers, cancel: cancel,
-		ranges: make(chan *fetchedRange, rangesPerObject), slots: make(chan struct{}, rangesPerObject)}
+		ranges: make(chan *fetchedRange, rangesPerObject), slots: make(chan struct{}, rangesPerObject),
+		tail: &fetchedRange{off: want.Size - n, n: n, buf: make([]byte, n), ready: make(chan struct{})}}
 	go b.fetchAll(ctx, f.store.Ranges)
 	return b
 }
 
-// fetchAll starts the fetch of every range in order, each once a slot and
-// a buffer are free, and closes b.ranges when they are all done or ctx is.
+// fetchAll fetches the tail, starts the fetch of every range in order,
+// each once a slot and a buffer are free, and closes b.ranges when they
+// are all done or ctx is.
 func (b *rangeBody) fetchAll(ctx context.Context, ranges RangeCopier) {
 	var fetches gosync.WaitGroup
 	defer close(b.ranges)
 	defer fetches.Wait()
+	fetches.Go(func() {
+		defer close(b.tail.ready)
+		b.tail.body, b.tail.err = fetchRange(ctx, ranges, b.want, b.tail.off, b.tail.buf)
+	})
 	for off := int64(0); off < b.want.Size; off += rangeSize {
 		select {
 		case b.slots <- struct{}{}:
@@ -163,25 +191,50 @@ func fetchRange(ctx context.Context, ranges RangeCopier, want Object, off int64,
 	}
 }
 
-func (b *rangeBody) Read(p []byte) (int, error) {
-	for len(b.rest) == 0 {
-		if b.err != nil {
-			return 0, b.err
-		}
-		b.take()
+func (b *rangeBody) decrypt(ids ...age.Identity) (io.Reader, error) {
+	plain, size, err := cipher.DecryptAt(b, b.want.Size, ids...)
+	if err != nil {
+		return nil, err
 	}
-	n := copy(p, b.rest)
-	b.rest = b.rest[n:]
+	return &plainReader{r: plain, size: size}, nil
+}
+
+// ReadAt reads len(p) bytes at off: from the tail when they lie in it,
+// else from the ranges, taking the next one whenever the read goes past
+// the current one. A read before the current range, which age never makes,
+// is refused.
+func (b *rangeBody) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off > b.want.Size-int64(len(p)) {
+		return 0, fmt.Errorf("read of %d bytes at %d from object %s of %d bytes", len(p), off, b.want.Key, b.want.Size)
+	}
+	if t := b.tail; off >= t.off {
+		<-t.ready
+		if t.err != nil {
+			b.err = t.err
+			return 0, t.err
+		}
+		return copy(p, t.body[off-t.off:]), nil
+	}
+	n := 0
+	for n < len(p) {
+		at := off + int64(n)
+		for b.err == nil && at >= b.next {
+			b.take()
+		}
+		if b.err != nil {
+			return n, b.err
+		}
+		if at < b.current.off {
+			return n, fmt.Errorf("read at %d from object %s after its range at %d was given back", at, b.want.Key, b.current.off)
+		}
+		n += copy(p[n:], b.current.body[at-b.current.off:])
+	}
 	return n, nil
 }
 
 // take gives back the range read and waits for the next one.
 func (b *rangeBody) take() {
 	b.drop()
-	if b.next == b.want.Size {
-		b.err = io.EOF
-		return
-	}
 	r, ok := <-b.ranges
 	if !ok { // only a done context stops the fetching early
 		b.err = fmt.Errorf("%w: object %s after %d of %d bytes: %w", ErrTransfer, b.want.Key, b.next, b.want.Size, context.Canceled)
@@ -189,7 +242,7 @@ func (b *rangeBody) take() {
 	}
 	b.current, b.next = r, r.off+r.n
 	<-r.ready
-	b.rest, b.err = r.body, r.err
+	b.err = r.err
 }
 
 // drop gives back the buffer and the slot of the current range.
@@ -197,17 +250,12 @@ func (b *rangeBody) drop() {
 	if b.current != nil {
 		b.buffers.put(b.current.buf)
 		<-b.slots
-		b.current, b.rest = nil, nil
+		b.current = nil
 	}
 }
 
 // failed returns the error that ended the read early, if one did.
-func (b *rangeBody) failed() error {
-	if b.err == io.EOF {
-		return nil
-	}
-	return b.err
-}
+func (b *rangeBody) failed() error { return b.err }
 
 // Close stops the fetching, waits for it and gives back the buffers of the
 // ranges fetched and not read.
@@ -219,4 +267,81 @@ func (b *rangeBody) Close() error {
 		b.buffers.put(r.buf)
 	}
 	return nil
+}
+
+// plainReader reads a plaintext ReaderAt from start to end, through a
+// buffer of plainBufferSize: age's ReadAt allocates a chunk buffer per
+// call, so it is called for many chunks at once. WriteTo writes from the
+// buffer directly, as io.Copy does through it.
+type plainReader struct {
+	r         io.ReaderAt
+	size, off int64
+	buf       *[]byte // from plainBuffers while reading
+	unread    []byte  // in buf
+	err       error
+}
+
+// plainBufferSize is the size of a plainReader's buffer: eight chunks.
+const plainBufferSize = 8 * 64 << 10
+
+var plainBuffers = gosync.Pool{New: func() any { b := make([]byte, plainBufferSize); return &b }}
+
+// fill reads the next buffer of plaintext, once the last is read.
+func (p *plainReader) fill() {
+	if p.off == p.size {
+		p.err = io.EOF
+	}
+	if p.err != nil {
+		if p.buf != nil {
+			plainBuffers.Put(p.buf)
+			p.buf, p.unread = nil, nil
+		}
+		return
+	}
+	if p.buf == nil {
+		p.buf = plainBuffers.Get().(*[]byte)
+	}
+	buf := (*p.buf)[:min(int64(len(*p.buf)), p.size-p.off)]
+	n, err := p.r.ReadAt(buf, p.off)
+	if err == io.EOF && n == len(buf) {
+		err = nil
+	}
+	if err == nil && n < len(buf) {
+		err = io.ErrUnexpectedEOF
+	}
+	p.off += int64(n)
+	p.unread, p.err = buf[:n], err
+}
+
+func (p *plainReader) Read(b []byte) (int, error) {
+	if len(p.unread) == 0 {
+		p.fill()
+		if len(p.unread) == 0 {
+			return 0, p.err
+		}
+	}
+	n := copy(b, p.unread)
+	p.unread = p.unread[n:]
+	return n, nil
+}
+
+func (p *plainReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(p.unread) == 0 {
+			p.fill()
+			if len(p.unread) == 0 {
+				if p.err == io.EOF {
+					return total, nil
+				}
+				return total, p.err
+			}
+		}
+		n, err := w.Write(p.unread)
+		total += int64(n)
+		p.unread = p.unread[n:]
+		if err != nil {
+			return total, err
+		}
+	}
 }

@@ -148,8 +148,8 @@ func TestRestoreLargeObjectInRanges(t *testing.T) {
 			}
 		}
 		calls := log.take()
-		if n := len(only(calls, memstore.OpGetRange)); n != 3 {
-			t.Errorf("%s: %d ranged GETs; want 3", run, n)
+		if n := len(only(calls, memstore.OpGetRange)); n != 4 {
+			t.Errorf("%s: %d ranged GETs; want 4: three ranges and the final chunk", run, n)
 		}
 		if gets := only(calls, memstore.OpGet); len(gets) != 1 || gets[0].key == fx.object("large") {
 			t.Errorf("%s: GETs %v; want one, of the small file's object", run, gets)
@@ -185,8 +185,9 @@ func TestRestoreRangeOfReplacedObject(t *testing.T) {
 }
 
 // TestRestoreDamagedRange serves one range of a large object cut short,
-// then one with a byte changed: each fails the file, which is not left
-// in DEST.
+// then one with a byte changed, both for a range of the payload and for
+// the final chunk, which is fetched on its own: each fails the file,
+// which is not left in DEST.
 func TestRestoreDamagedRange(t *testing.T) {
 	store, _ := newMemBucket()
 	fx := newFixture(t, store.Bucket())
@@ -201,26 +202,30 @@ func TestRestoreDamagedRange(t *testing.T) {
 		{"truncated", "verify", func(b []byte) int { return len(b) - 1 }},
 		{"tampered", "", func(b []byte) int { b[len(b)/2] ^= 1; return len(b) }},
 	} {
-		bucket := store.Bucket()
-		bucket.Ranges = &damagingRanges{RangeCopier: bucket.Ranges, edit: damage.edit}
-		dest, sum, fails := restoreInto(t, context.Background(), fx, bucket)
-		if e, ok := fails["large"]; sum.Failed != 1 || !ok || e.Reason != damage.reason || e.Err == nil {
-			t.Errorf("%s range: %d failed, fail event %+v; want large failed, reason %q", damage.name, sum.Failed, e, damage.reason)
+		for _, tail := range []bool{false, true} {
+			bucket := store.Bucket()
+			bucket.Ranges = &damagingRanges{RangeCopier: bucket.Ranges, edit: damage.edit, tail: tail}
+			dest, sum, fails := restoreInto(t, context.Background(), fx, bucket)
+			if e, ok := fails["large"]; sum.Failed != 1 || !ok || e.Reason != damage.reason || e.Err == nil {
+				t.Errorf("%s range (final chunk %v): %d failed, fail event %+v; want large failed, reason %q", damage.name, tail, sum.Failed, e, damage.reason)
+			}
+			checkEmpty(t, dest)
 		}
-		checkEmpty(t, dest)
 	}
 }
 
-// damagingRanges edits the second range it serves.
+// damagingRanges edits the second of the ranges (8 MiB each) it serves,
+// or with tail set the final chunk's, the one range that is not at a
+// multiple of 8 MiB.
 type damagingRanges struct {
 	sync.RangeCopier
-	edit  func([]byte) int
-	calls atomic.Int32
+	edit func([]byte) int
+	tail bool
 }
 
 func (d *damagingRanges) GetRange(ctx context.Context, obj sync.Object, off int64, buf []byte) (int, error) {
 	got, err := d.RangeCopier.GetRange(ctx, obj, off, buf)
-	if err == nil && d.calls.Add(1) == 2 {
+	if err == nil && (off == 8<<20 && !d.tail || off%(8<<20) != 0 && d.tail) {
 		got = d.edit(buf[:got])
 	}
 	return got, err
@@ -285,8 +290,8 @@ func restoreInRangesOnGateway(t *testing.T, srv *s3test.Server) {
 	if sum := fx.restore(); sum.Restored != 2 {
 		t.Errorf("Restore: %d restored; want 2", sum.Restored)
 	}
-	if n := proxy.Requests(s3test.OpGetObject) - gets; n != 4 {
-		t.Errorf("Restore sent %d GETs; want 4: three ranges and the small file", n)
+	if n := proxy.Requests(s3test.OpGetObject) - gets; n != 5 {
+		t.Errorf("Restore sent %d GETs; want 5: three ranges, the final chunk and the small file", n)
 	}
 	rep, err := sync.Audit(context.Background(), fx.db, bucket, sync.AuditOptions{
 		Source: fx.src, Prefix: prefix, Deep: true, Identities: []age.Identity{fx.id}})

@@ -274,7 +274,7 @@ func download(ctx context.Context, objects *fetcher, f catalog.File, ids []age.I
 	if err := checkObject(f, obj); err != nil {
 		return 0, err
 	}
-	plain, err := cipher.Decrypt(body, ids...)
+	plain, err := body.decrypt(ids...)
 	if err != nil {
 		return 0, causeOf(body, err)
 	}
