@@ -174,7 +174,10 @@ func CheckPath(rel string) error {
 	return nil
 }
 
-// restoreFile restores one catalog row under root.
+// restoreFile restores one catalog row under root. Its folder is opened
+// once, as a Root of its own, and every step on the file (the check for a
+// file already restored, the temporary file, its mtime and the rename) is
+// done by name in it, rather than resolving the whole path for each.
 func restoreFile(ctx context.Context, root *os.Root, objects *fetcher, f catalog.File, opts *RestoreOptions, r *reporter) (int64, bool, error) {
 	if err := CheckPath(f.Path); err != nil {
 		return 0, false, err
@@ -182,18 +185,27 @@ func restoreFile(ctx context.Context, root *os.Root, objects *fetcher, f catalog
 	if err := checkMode(f); err != nil {
 		return 0, false, err
 	}
-	if fi, err := root.Lstat(f.Path); err == nil && fi.Mode().IsRegular() &&
+	dir, name := root, f.Path
+	if d := path.Dir(f.Path); d != "." {
+		sub, err := root.OpenRoot(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err = root.MkdirAll(d, 0o755); err == nil {
+				sub, err = root.OpenRoot(d)
+			}
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		defer sub.Close()
+		dir, name = sub, path.Base(f.Path)
+	}
+	if fi, err := dir.Lstat(name); err == nil && fi.Mode().IsRegular() &&
 		fi.Size() == f.Size && fi.ModTime().UnixNano() == f.ModTime {
 		return 0, true, nil
 	}
-	if dir := path.Dir(f.Path); dir != "." {
-		if err := root.MkdirAll(dir, 0o755); err != nil {
-			return 0, false, err
-		}
-	}
 	r.report(Event{Kind: EventStart, Path: f.Path, Size: f.Size})
 	for attempt := 1; ; attempt++ {
-		n, err := restoreOnce(ctx, root, objects, f, opts, r)
+		n, err := restoreOnce(ctx, dir, name, objects, f, opts, r)
 		if err == nil || !errors.Is(err, ErrTransfer) || attempt == downloadAttempts || ctx.Err() != nil {
 			return n, false, err
 		}
@@ -204,14 +216,14 @@ func restoreFile(ctx context.Context, root *os.Root, objects *fetcher, f catalog
 // tried; the SDK's retries end when the response headers arrive.
 const downloadAttempts = 3
 
-// restoreOnce downloads f into a new temporary file and renames it into
-// place, or removes it.
-func restoreOnce(ctx context.Context, root *os.Root, objects *fetcher, f catalog.File, opts *RestoreOptions, r *reporter) (int64, error) {
-	tmp, err := tempName(f.Path)
+// restoreOnce downloads f into a new temporary file in dir and renames it
+// to name, or removes it.
+func restoreOnce(ctx context.Context, dir *os.Root, name string, objects *fetcher, f catalog.File, opts *RestoreOptions, r *reporter) (int64, error) {
+	tmp, err := tempName(name)
 	if err != nil {
 		return 0, err
 	}
-	out, err := root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	out, err := dir.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return 0, err
 	}
@@ -223,10 +235,10 @@ func restoreOnce(ctx context.Context, root *os.Root, objects *fetcher, f catalog
 		err = cerr
 	}
 	if err == nil {
-		err = finish(root, tmp, f)
+		err = finish(dir, tmp, name, f)
 	}
 	if err != nil {
-		_ = root.Remove(tmp)
+		_ = dir.Remove(tmp)
 		return 0, err
 	}
 	return n, nil
@@ -364,12 +376,12 @@ func restoredMode(f catalog.File, keepSpecial bool) fs.FileMode {
 	return mode
 }
 
-// finish gives the verified temporary file, already given its mode, its
-// mtime and renames it into place.
-func finish(root *os.Root, tmp string, f catalog.File) error {
+// finish gives the verified temporary file tmp in dir, already given its
+// mode, f's mtime and renames it to name.
+func finish(dir *os.Root, tmp, name string, f catalog.File) error {
 	mtime := time.Unix(0, f.ModTime)
-	if err := root.Chtimes(tmp, mtime, mtime); err != nil {
+	if err := dir.Chtimes(tmp, mtime, mtime); err != nil {
 		return err
 	}
-	return root.Rename(tmp, f.Path)
+	return dir.Rename(tmp, name)
 }
