@@ -49,6 +49,25 @@ func (p *bufferPool) get(ctx context.Context, size int64) ([]byte, error) {
 	}
 }
 
+// defaultJobs is a sync's Jobs when Options leave it 0.
+const defaultJobs = 4
+
+// PooledMemory is the most a sync with opts keeps in its buffer pools: the
+// part buffers, the small objects' budget and the two parts of the mirror's
+// upload. What else a run allocates is short-lived, per request or per
+// batch.
+func PooledMemory(opts Options) int64 {
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = defaultJobs
+	}
+	return int64(jobs)*partSizeFor(0, opts.PartSize) + smallBytesInFlight + 2*DefaultPartSize
+}
+
+// RestorePooledMemory is the most a restore or deep audit keeps in its pool
+// of range buffers, whatever its number of files in flight.
+const RestorePooledMemory = downloadMemory
+
 // smallObjectMax is the largest object that does not take one of the
 // pool's part buffers: its body is allocated for it alone, within the
 // budget of smallBytesInFlight, so many small files can be in flight at

@@ -136,7 +136,7 @@ type task struct {
 // run keeps what finished.
 func Sync(ctx context.Context, db *catalog.DB, b Bucket, opts Options) (Summary, error) {
 	if opts.Jobs <= 0 {
-		opts.Jobs = 4
+		opts.Jobs = defaultJobs
 	}
 	if opts.PartSize <= 0 {
 		opts.PartSize = DefaultPartSize

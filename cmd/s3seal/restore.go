@@ -132,6 +132,7 @@ func runRestore(ctx context.Context, o *restoreOptions, src, dest string, paths 
 	defer unlock()
 	out := o.out.printer(false)
 	start := time.Now()
+	tuneGC(sync.RestorePooledMemory)
 	sum, err := sync.Restore(ctx, db, st, sync.RestoreOptions{
 		Dest: dest, Identities: ids, Jobs: o.jobs, KeepSpecialModes: o.keepSpecial, Match: match, Report: out.event,
 	})

@@ -194,7 +194,7 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 		out.warn(classWarning)
 	}
 	start := time.Now()
-	sum, err := sync.Sync(ctx, db, st, sync.Options{
+	opts := sync.Options{
 		Source: source, Target: t.String(), Prefix: t.Prefix,
 		Naming: namingChoice(o.plainNames, o.hiddenNames), CreateBucket: missing,
 		Keys: func(ctx context.Context, db *catalog.DB, b sync.Bucket) ([]age.Recipient, string, error) {
@@ -216,7 +216,9 @@ func runSync(ctx context.Context, o *syncOptions, src, dst string) error {
 			warnHistory(out, e, t, &o.s3)
 			out.event(e)
 		},
-	})
+	}
+	tuneGC(sync.PooledMemory(opts))
+	sum, err := sync.Sync(ctx, db, st, opts)
 	tooMany := errors.Is(err, sync.ErrTooManyDeletes)
 	if err == nil || tooMany || ctx.Err() != nil || o.out.json {
 		// A run that failed as a whole gets its error, not a summary line
