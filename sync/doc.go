@@ -4,8 +4,10 @@
 // A sync runs in five steps. Scan walks the source (no symlink following,
 // special files skipped and reported) and hands each regular file's stat on
 // in batches of 500, at most a few batches ahead of the decisions.
-// List reads the remote state with one paginated ListObjectsV2 over the
-// prefix: key, ETag, size and LastModified, nothing else. Decide is a pure
+// List reads the remote state with ListObjectsV2 over the prefix: key, ETag,
+// size and LastModified, nothing else. One delimited listing gives the
+// folders below the prefix (hidden names have 1,024), which are listed by
+// their first character, 8 groups at a time (see listEach). Decide is a pure
 // function of the local stat, the catalog row and the listed object: a file
 // whose size, mtime, ctime and inode match the row is taken to still have
 // the row's plaintext MD5; any other known file is hashed, and a file whose

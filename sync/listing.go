@@ -7,10 +7,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
+	gosync "sync"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // listing is the result of one ListObjectsV2 pass over the prefix, packed
@@ -53,7 +59,7 @@ func newListing(prefix string) *listing { return &listing{prefix: prefix} }
 // listRemote reads every object under the prefix with ListObjectsV2.
 func listRemote(ctx context.Context, store Bucket, prefix string) (*listing, error) {
 	l := newListing(listPrefix(prefix))
-	err := store.List(ctx, listPrefix(prefix), func(o Object) error {
+	err := listEach(ctx, store, listPrefix(prefix), func(o Object) error {
 		return l.add(o.Key, o.ETag, o.Size, o.LastModified)
 	})
 	if err != nil {
@@ -216,4 +222,73 @@ func (l *listing) Each(fn func(key string, r Remote) bool) {
 			return
 		}
 	}
+}
+
+// listConcurrency is how many listings of folder groups listEach keeps in
+// flight: a listing is a chain of pages, each waiting for the last, so a
+// single one runs at one page per round trip however fast the server is.
+const listConcurrency = 8
+
+// maxListGroups bounds the folder groups listEach keeps in memory; a
+// bucket with more distinct first characters of folders below the prefix
+// is listed in one chain.
+const maxListGroups = 4096
+
+// listEach calls fn for every object whose key starts with prefix, in no
+// particular order, never concurrently. Without b.Folders it is one
+// listing. With it, one delimited listing of prefix gives the objects
+// directly under it and the folders below it; the folders are grouped by
+// their first character (the 32 of hidden names' base32 gives 32 groups of
+// 32 folders) and the groups are listed listConcurrency at a time, so a
+// listing of millions of objects is not one chain of thousands of pages.
+// A small bucket costs a few requests more, sent side by side.
+func listEach(ctx context.Context, b Bucket, prefix string, fn func(Object) error) error {
+	if b.Folders == nil {
+		return b.List(ctx, prefix, fn)
+	}
+	groups := make(map[string]bool)
+	err := b.Folders.ListFolder(ctx, prefix, fn, func(folder string) error {
+		rest, ok := strings.CutPrefix(folder, prefix)
+		if !ok || rest == "" {
+			return fmt.Errorf("the server listed folder %.64q, which is not below %.64q", folder, prefix)
+		}
+		_, size := utf8.DecodeRuneInString(rest)
+		if len(groups) < maxListGroups+1 {
+			groups[rest[:size]] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The objects directly under prefix were listed above: the group
+	// listings skip them.
+	below := func(o Object) bool {
+		rest, ok := strings.CutPrefix(o.Key, prefix)
+		return !ok || strings.Contains(rest, "/")
+	}
+	if len(groups) > maxListGroups {
+		return b.List(ctx, prefix, func(o Object) error {
+			if !below(o) {
+				return nil
+			}
+			return fn(o)
+		})
+	}
+	var mu gosync.Mutex // serializes fn
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(listConcurrency)
+	for _, first := range slices.Sorted(maps.Keys(groups)) {
+		g.Go(func() error {
+			return b.List(gctx, prefix+first, func(o Object) error {
+				if !below(o) {
+					return nil
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				return fn(o)
+			})
+		})
+	}
+	return g.Wait()
 }

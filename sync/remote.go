@@ -29,7 +29,7 @@ func listRemoteIndex(ctx context.Context, db *catalog.DB, store Bucket, prefix s
 	if err != nil {
 		return nil, fmt.Errorf("list remote objects: %w", err)
 	}
-	err = store.List(ctx, listPrefix(prefix), func(o Object) error {
+	err = listEach(ctx, store, listPrefix(prefix), func(o Object) error {
 		// The listing is the server's word: bound what it may make this
 		// run keep on disk, as S3 bounds keys (1,024 bytes) and ETags.
 		if len(o.Key) > maxListedKey || len(o.ETag) > maxListedETag {

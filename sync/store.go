@@ -148,6 +148,16 @@ type UploadLister interface {
 	Uploads(ctx context.Context, prefix string) ([]MultipartUpload, error)
 }
 
+// FolderLister lists one level of a prefix, as ListObjectsV2 with a
+// delimiter of "/" does.
+type FolderLister interface {
+	// ListFolder calls object for every object whose key is prefix and a
+	// name without "/", and folder for each distinct folder below prefix
+	// (prefix, a name, and "/"), each in key order. An error from either
+	// stops the listing and is returned as is.
+	ListFolder(ctx context.Context, prefix string, object func(Object) error, folder func(string) error) error
+}
+
 // BucketCreator creates the bucket itself.
 type BucketCreator interface {
 	// CreateBucket creates the bucket; one that exists and is the
@@ -171,6 +181,10 @@ type Bucket struct {
 	// Ranges reads and copies ranges; nil for a store that cannot
 	// (rekey needs it; restore then reads every object as one stream).
 	Ranges RangeCopier
+	// Folders lists one level of a prefix; with it a listing of many
+	// objects is split by folder and read in parallel (see listEach). Nil:
+	// one listing, page after page.
+	Folders FolderLister
 }
 
 // url is the s3:// address of prefix in the bucket, for messages.

@@ -140,7 +140,7 @@ func (o *s3Options) store(ctx context.Context, t target) (sync.Bucket, error) {
 
 // engineBucket is st as the engine sees it.
 func engineBucket(st *s3store.Store) sync.Bucket {
-	return sync.Bucket{Name: st.Bucket(), Objects: st, Multipart: st, Copier: st, UploadLister: st, BucketCreator: st, History: st, Ranges: st}
+	return sync.Bucket{Name: st.Bucket(), Objects: st, Multipart: st, Copier: st, UploadLister: st, BucketCreator: st, History: st, Ranges: st, Folders: st}
 }
 
 // secret returns the secret access key from -s (a prompt) or

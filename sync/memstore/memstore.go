@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,6 +201,42 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(sync.Object) er
 	sort.Slice(listed, func(i, j int) bool { return listed[i].Key < listed[j].Key })
 	for _, o := range listed {
 		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListFolder calls object for every object directly under prefix and folder
+// for every folder below it, each in key order, as ListObjectsV2 with a
+// delimiter of "/" does. Bucket leaves it out; a test that wants listings
+// split by folder sets Bucket().Folders to the store.
+func (s *Store) ListFolder(ctx context.Context, prefix string, object func(sync.Object) error, folder func(string) error) error {
+	if err := s.start(ctx, OpList, prefix, 0); err != nil {
+		return err
+	}
+	var listed []sync.Object
+	folders := make(map[string]bool)
+	for key, o := range s.objects {
+		rest, ok := strings.CutPrefix(key, prefix)
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			folders[prefix+rest[:i+1]] = true
+		} else {
+			listed = append(listed, o.describe(key))
+		}
+	}
+	s.mu.Unlock() // the callbacks may call the store
+	sort.Slice(listed, func(i, j int) bool { return listed[i].Key < listed[j].Key })
+	for _, o := range listed {
+		if err := object(o); err != nil {
+			return err
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(folders)) {
+		if err := folder(f); err != nil {
 			return err
 		}
 	}

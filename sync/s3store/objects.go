@@ -36,19 +36,52 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(sync.Object) er
 			return s.wrap("list", prefix, err, sync.ErrNoSuchBucket)
 		}
 		for _, obj := range page.Contents {
-			err := fn(sync.Object{
-				Key:          aws.ToString(obj.Key),
-				ETag:         unquote(aws.ToString(obj.ETag)),
-				Size:         aws.ToInt64(obj.Size),
-				StorageClass: string(obj.StorageClass),
-				LastModified: aws.ToTime(obj.LastModified),
-			})
-			if err != nil {
+			if err := fn(listedObject(obj)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// ListFolder calls object for every object directly under prefix and folder
+// for every folder below it (ListObjectsV2 with a delimiter of "/",
+// paginated, 1,000 entries per page). The prefix is used as given.
+func (s *Store) ListFolder(ctx context.Context, prefix string, object func(sync.Object) error, folder func(string) error) error {
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+		Bucket:    aws.String(s.bucket),
+		Prefix:    aws.String(prefix),
+		Delimiter: aws.String("/"),
+		MaxKeys:   aws.Int32(listPageSize),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return s.wrap("list", prefix, err, sync.ErrNoSuchBucket)
+		}
+		for _, obj := range page.Contents {
+			if err := object(listedObject(obj)); err != nil {
+				return err
+			}
+		}
+		for _, p := range page.CommonPrefixes {
+			if err := folder(aws.ToString(p.Prefix)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// listedObject is an object as a listing describes it.
+func listedObject(obj types.Object) sync.Object {
+	return sync.Object{
+		Key:          aws.ToString(obj.Key),
+		ETag:         unquote(aws.ToString(obj.ETag)),
+		Size:         aws.ToInt64(obj.Size),
+		StorageClass: string(obj.StorageClass),
+		LastModified: aws.ToTime(obj.LastModified),
+	}
 }
 
 // Head returns the object's description, including its user metadata. A

@@ -159,6 +159,30 @@ func TestListPaginatesByThousand(t *testing.T) {
 	}
 }
 
+// TestListFolder lists one level of a prefix on the gateway: the objects
+// directly under it, and each folder below it once, whatever it holds,
+// multi-byte names included.
+func TestListFolder(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t)
+	for _, key := range []string{"p/top", "p/ab/1", "p/ab/2", "p/ab/deep/3", "p/é/4", "p/z/5", "pa/6", "q/7"} {
+		put(t, store, key, []byte(key))
+	}
+	var objects, folders []string
+	err := store.ListFolder(context.Background(), "p/",
+		func(o sync.Object) error { objects = append(objects, o.Key); return nil },
+		func(f string) error { folders = append(folders, f); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"p/top"}; !slices.Equal(objects, want) {
+		t.Errorf("ListFolder objects %q; want %q", objects, want)
+	}
+	if want := []string{"p/ab/", "p/z/", "p/é/"}; !slices.Equal(folders, want) {
+		t.Errorf("ListFolder folders %q; want %q", folders, want)
+	}
+}
+
 func TestListStopsOnCallbackError(t *testing.T) {
 	t.Parallel()
 	store, _ := newStore(t)
