@@ -281,8 +281,10 @@ type plainReader struct {
 	err       error
 }
 
-// plainBufferSize is the size of a plainReader's buffer: eight chunks.
-const plainBufferSize = 8 * 64 << 10
+// plainBufferSize is the size of a plainReader's buffer: two chunks, so
+// that it stays in the core's cache between decrypting and writing (at
+// 512 KiB, a restore of 4 x 256 MiB measured 30-50% more system time).
+const plainBufferSize = 2 * 64 << 10
 
 var plainBuffers = gosync.Pool{New: func() any { b := make([]byte, plainBufferSize); return &b }}
 
